@@ -1,0 +1,66 @@
+# semcolor — `make help` lists every target. Each target installs what it needs into .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CLI := $(PY) -m lightning_modules
+
+METHOD ?=
+DATA ?= embedded
+TRAINER ?=
+ARGS ?=
+CKPT ?=
+SWEEP ?=
+INPUT ?=
+OUTPUT ?=
+
+TRAINER_FLAG := $(if $(TRAINER),--trainer_config $(TRAINER),)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup train eval smoke test test-full sweep agent clean distclean
+
+help: ## List every target with its variables
+	@echo "semcolor: make <target> [VAR=value ...]"
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+	@echo "Variables: METHOD=<name> DATA=<dataset, default embedded> TRAINER=<gpu|ddp|smoke> ARGS='<CLI args>' CKPT=<path|last>"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install the project with its dev extras
+
+train: $(STAMP) ## Train METHOD on DATA (default: the embedded dataset); ARGS go to the CLI verbatim
+	$(CLI) fit --method '$(METHOD)' --data '$(DATA)' $(TRAINER_FLAG) $(ARGS)
+
+eval: $(STAMP) ## Evaluate CKPT of METHOD on DATA's test split (CLI `test`), writing a results table
+	@test -n "$(CKPT)" || { echo "make eval: give CKPT=<path to a .ckpt> or CKPT=last"; exit 2; }
+	$(CLI) test --method '$(METHOD)' --data '$(DATA)' --ckpt_path '$(CKPT)' $(TRAINER_FLAG) $(ARGS)
+
+smoke: $(STAMP) ## fast_dev_run of every method x dataset config (CI smoke on tiny subsets)
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_experiments.py -m "slow or not slow"
+
+test: $(STAMP) ## Run the test suite (slow tests excluded)
+	$(PY) -m pytest -q
+
+test-full: $(STAMP) ## Run the test suite including slow tests
+	$(PY) -m pytest -q -m "slow or not slow"
+
+sweep: $(STAMP) ## Create the W&B sweep of METHOD (experiments/sweeps/METHOD.yaml); needs a W&B login
+	@test -f experiments/sweeps/$(METHOD).yaml || { echo "make sweep: no sweep file experiments/sweeps/$(METHOD).yaml; have: $$(ls experiments/sweeps | sed 's/.yaml//' | tr '\n' ' ')"; exit 2; }
+	$(VENV)/bin/wandb sweep --project $${WANDB_PROJECT:-semcolor} experiments/sweeps/$(METHOD).yaml
+
+agent: $(STAMP) ## Run a W&B sweep agent for SWEEP=<entity/project/id>
+	@test -n "$(SWEEP)" || { echo "make agent: give SWEEP=<entity/project/sweep id> (printed by make sweep)"; exit 2; }
+	$(VENV)/bin/wandb agent $(SWEEP)
+
+clean: ## Remove caches and build files (keeps .venv, data/ and every run under ckpts/)
+	rm -rf build *.egg-info .pytest_cache
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+distclean: clean ## Also remove .venv and the generated embedded data (never ckpts/)
+	rm -rf $(VENV) data/embedded

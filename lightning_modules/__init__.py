@@ -1,0 +1,1 @@
+"""LightningModules (one per method), losses, metrics, callbacks and the ``semcolor`` CLI."""
