@@ -146,3 +146,123 @@ class ImageToImageModule(SemcolorModule):
             return optimizer
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=hp.lr_step_epochs, gamma=hp.lr_gamma)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+
+def class_palette(num_classes: int) -> Tensor:
+    """A fixed colour per class index, ``(num_classes, 3)`` in [0, 1] (matplotlib's tab20, repeated)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab20"]
+    return torch.tensor([cmap(i % 20)[:3] for i in range(num_classes)], dtype=torch.float32)
+
+
+def colourise(seg: Tensor, palette: Tensor, ignore_index: int | None = None) -> Tensor:
+    """``(N, H, W)`` class indices -> ``(N, 3, H, W)`` colours; ignored / out-of-range pixels black."""
+    valid = (seg >= 0) & (seg < palette.shape[0])
+    if ignore_index is not None:
+        valid &= seg != ignore_index
+    rgb = palette.to(seg.device)[seg.clamp(0, palette.shape[0] - 1)].permute(0, 3, 1, 2)
+    return rgb * valid[:, None]
+
+
+class SegmentationModule(SemcolorModule):
+    """Shared steps for semantic segmentation methods (``wiconet``, ``slimseg``).
+
+    Batches hold ``input`` ``(N, C, H, W)`` and ``seg`` ``(N, H, W)`` class indices; the network
+    returns logits ``(N, K, H, W)``. Metrics: mIoU and pixel accuracy, ``ignore_index`` left out.
+
+    Args:
+        num_classes: number of output classes K (including an ignored class when it has an index).
+        ignore_index: label value left out of loss and metrics (0 for GID's "unrecognised",
+            255 for Cityscapes).
+        lr, momentum, weight_decay, nesterov: SGD settings.
+        poly_power: poly learning-rate decay ``(1 - t)^power`` over the whole run (0: constant).
+    """
+
+    monitor = ("val_miou", "max")
+
+    def __init__(
+        self,
+        num_classes: int = 7,
+        ignore_index: int | None = 0,
+        lr: float = 0.01,
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        nesterov: bool = False,
+        poly_power: float = 0.9,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(logger=False)
+        self.configure_models()
+        self.configure_losses()
+        self.configure_metrics()
+        self.register_buffer("palette", class_palette(num_classes), persistent=False)
+
+    def configure_models(self) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must build self.network in configure_models()")
+
+    def configure_losses(self) -> None:
+        ignore = self.hparams.ignore_index
+        self.ce = nn.CrossEntropyLoss(ignore_index=-100 if ignore is None else ignore)
+
+    def configure_metrics(self) -> None:
+        from lightning_modules.metrics import segmentation_metrics
+
+        metrics = segmentation_metrics(self.hparams.num_classes, self.hparams.ignore_index)
+        self.train_metrics = metrics.clone(prefix="train_")
+        self.val_metrics = metrics.clone(prefix="val_")
+        self.test_metrics = metrics.clone(prefix="test_")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.network(x)
+
+    def logits(self, output: Any) -> Tensor:
+        """The main logits of whatever the network returns (override for tuples / named outputs)."""
+        return output
+
+    def compute_loss(self, output: Any, batch: dict[str, Any]) -> dict[str, Tensor]:
+        return {"loss": self.ce(self.logits(output), batch["seg"])}
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        output = self(batch["input"])
+        losses = self.compute_loss(output, batch)
+        bs = batch["input"].shape[0]
+        self.log_dict({f"train_{k}": v for k, v in losses.items()}, prog_bar=True, batch_size=bs)
+        self.train_metrics.update(self.logits(output).detach().argmax(1), batch["seg"])
+        self.log_dict(self.train_metrics, on_step=False, on_epoch=True, batch_size=bs)
+        return losses["loss"]
+
+    def _evaluate(self, batch: dict[str, Any], stage: str) -> dict[str, Tensor]:
+        logits = self.logits(self(batch["input"]))
+        bs = batch["input"].shape[0]
+        self.log(f"{stage}_loss", self.ce(logits, batch["seg"]), sync_dist=True, batch_size=bs)
+        metrics = getattr(self, f"{stage}_metrics")
+        metrics.update(logits.argmax(1), batch["seg"])
+        self.log_dict(metrics, batch_size=bs, prog_bar=stage == "val")
+        return {"output": logits}
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
+        return self._evaluate(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
+        return self._evaluate(batch, "test")
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        x = batch["input"] if isinstance(batch, dict) else batch
+        return self.logits(self(x)).argmax(1)
+
+    def sample_panels(self, batch: dict[str, Any], output: Tensor) -> list[Tensor]:
+        x = batch["input"][:, :3] if batch["input"].shape[1] >= 3 else batch["input"].expand(-1, 3, -1, -1)
+        ignore = self.hparams.ignore_index
+        return [x.clamp(0, 1), colourise(output.argmax(1), self.palette, ignore),
+                colourise(batch["seg"], self.palette, ignore)]
+
+    def configure_optimizers(self) -> Any:
+        hp = self.hparams
+        optimizer = torch.optim.SGD(self.parameters(), lr=hp.lr, momentum=hp.momentum,
+                                    weight_decay=hp.weight_decay, nesterov=hp.nesterov)
+        if not hp.poly_power:
+            return optimizer
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        scheduler = torch.optim.lr_scheduler.PolynomialLR(optimizer, total_iters=total, power=hp.poly_power)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
