@@ -11,6 +11,12 @@ import importlib
 #: dataset name -> "module:Class" of its DataModule
 DATAMODULES: dict[str, str] = {
     "embedded": "datamodules.embedded:EmbeddedDataModule",
+    "zhcbi": "datamodules.zhcbi:ZHCBIDataModule",
+    "gid": "datamodules.gid:GIDDataModule",
+    "aid": "datamodules.aid:AIDDataModule",
+    "nwpu": "datamodules.nwpu:NWPUDataModule",
+    "cityscapes": "datamodules.cityscapes:CityscapesDataModule",
+    "gta5": "datamodules.gta5:GTA5DataModule",
 }
 
 

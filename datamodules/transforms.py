@@ -52,10 +52,10 @@ def image_to_tensor(arr: np.ndarray, scale: float = 255.0) -> torch.Tensor:
     """``(H, W, C)`` or ``(H, W)`` array -> float32 ``(C, H, W)`` tensor divided by ``scale``."""
     if arr.ndim == 2:
         arr = arr[:, :, None]
-    t = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))).float()
+    t = torch.from_numpy(np.array(arr.transpose(2, 0, 1), copy=True)).float()
     return t / scale
 
 
 def seg_to_tensor(arr: np.ndarray) -> torch.Tensor:
     """``(H, W)`` class map -> int64 tensor."""
-    return torch.from_numpy(np.ascontiguousarray(arr)).long()
+    return torch.from_numpy(np.array(arr, copy=True)).long()
