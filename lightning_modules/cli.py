@@ -297,9 +297,21 @@ class SemcolorCLI(LightningCLI):
         )
 
 
+def _quiet_known_warnings() -> None:
+    """Silence warnings that are expected with this CLI's design and would only confuse users."""
+    import warnings
+
+    # run folders are created before the checkpoint callback writes into them (config.yaml first)
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    # main() hands LightningCLI the expanded argv, which differs from sys.argv by design
+    warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
+    warnings.filterwarnings("ignore", message=r"The anonymous setting has no effect")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``semcolor`` and ``python -m lightning_modules``."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    _quiet_known_warnings()
     try:
         SemcolorCLI(args=expand_names(argv))
     except SemcolorError as exc:
