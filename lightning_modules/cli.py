@@ -194,7 +194,8 @@ class RunConfig(SaveConfigCallback):
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 logger.experiment.config.update(self.config.clone().as_dict(), allow_val_change=True)
-                logger.experiment.save(str(self.run_dir / self.config_filename), policy="now")
+                logger.experiment.save(str(self.run_dir / self.config_filename), base_path=str(self.run_dir),
+                                       policy="now")
 
 
 class SemcolorCLI(LightningCLI):

@@ -156,3 +156,42 @@ def test_module_and_console_script_entry_points():
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert res.returncode == 0, res.stderr
         assert "fit" in res.stdout and "predict" in res.stdout
+
+
+def test_missing_data_root_is_one_clear_line(tmp_path, capsys):
+    missing = tmp_path / "no" / "ZHCBI"
+    code, _, err = run_cli(["fit", "--method", "unet", "--data", "zhcbi", f"--data.init_args.root={missing}",
+                            "--trainer.fast_dev_run=true", "--trainer.logger=false"], capsys)
+    assert code == 2
+    assert str(missing) in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_wrong_layout_names_what_was_expected(tmp_path, capsys):
+    root = tmp_path / "ZHCBI"
+    (root / "train" / "pictures").mkdir(parents=True)  # not the input/label/seg triplet layout
+    code, _, err = run_cli(["fit", "--method", "unet", "--data", "zhcbi", f"--data.init_args.root={root}",
+                            "--trainer.fast_dev_run=true", "--trainer.logger=false"], capsys)
+    assert code == 2 and "input" in err and "Traceback" not in err
+
+
+def test_wandb_offline_run_gets_the_nested_config(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    args = [a for a in FIT_TINY if a != "--trainer.logger=false"]
+    code, _, err = run_cli(["fit", "--method", "unet", *args], capsys)
+    assert code == 0, err
+    (run,) = (tmp_path / "ckpts" / "unet").iterdir()
+    offline = list((run / "wandb").glob("offline-run-*"))
+    assert len(offline) == 1  # exactly one W&B run, inside the run folder, offline
+    import wandb
+
+    try:
+        assert wandb.run is not None
+        pushed = dict(wandb.run.config)
+        assert pushed["model"]["class_path"] == "lightning_modules.unet.UNetBaseline"  # nested, as config.yaml
+        assert "variant" not in pushed  # no DataModule/model hparams duplicated at the root
+        assert (offline[0] / "files" / "config.yaml").is_file()
+    finally:
+        wandb.finish()
