@@ -264,6 +264,10 @@ class SemcolorCLI(LightningCLI):
         model_cls = self._model_cls()
         metric, mode = model_cls.monitor
         callbacks: list[Any] = [MetricsTable(), SampleGrid(run_dir / "samples")]
+        if sub.trainer.get("enable_progress_bar") is not False:
+            from pytorch_lightning.callbacks import RichProgressBar
+
+            callbacks.append(RichProgressBar())
         if subcommand == "fit":
             from pytorch_lightning.callbacks import ModelCheckpoint
 

@@ -19,6 +19,7 @@ def test_ddp_spawn_two_processes(tmp_path, capsys):
         "--trainer.max_epochs=1", "--trainer.limit_train_batches=2", "--trainer.limit_val_batches=2",
         "--trainer.logger=false", "--trainer.enable_progress_bar=false",
         "--model.init_args.decoder_channels=[32,16,16,8,8]", *TINY_EMBEDDED,
+        "--data.init_args.scene_size=256",  # 32 tiles: 16 per rank, 4 batches of 4 each
     ], capsys)
     assert code == 0, err
     runs = list((tmp_path / "ckpts" / "unet").iterdir())
