@@ -64,14 +64,16 @@ class MetricsTable(pl.Callback):
         Console().print(table)
 
     @rank_zero_only
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # on_validation_end, not ..._epoch_end: callbacks' epoch-end hooks run before the module's,
+        # so metrics a module logs in its own on_validation_epoch_end would show one epoch late.
         if trainer.sanity_checking:
             return
         self.last_val = metric_rows(trainer.callback_metrics, "val")
         self._print(f"validation, epoch {trainer.current_epoch}", self.last_val)
 
     @rank_zero_only
-    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._print("test", metric_rows(trainer.callback_metrics, "test"))
 
     @rank_zero_only
