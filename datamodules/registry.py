@@ -17,6 +17,7 @@ DATAMODULES: dict[str, str] = {
     "nwpu": "datamodules.nwpu:NWPUDataModule",
     "cityscapes": "datamodules.cityscapes:CityscapesDataModule",
     "gta5": "datamodules.gta5:GTA5DataModule",
+    "sentinel2": "datamodules.sentinel2:Sentinel2DataModule",
 }
 
 
