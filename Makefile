@@ -18,7 +18,7 @@ OUTPUT ?=
 TRAINER_FLAG := $(if $(TRAINER),--trainer_config $(TRAINER),)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train eval smoke test test-full sweep agent clean distclean
+.PHONY: help setup train eval predict smoke test test-full sweep agent clean distclean
 
 help: ## List every target with its variables
 	@echo "semcolor: make <target> [VAR=value ...]"
@@ -40,6 +40,12 @@ train: $(STAMP) ## Train METHOD on DATA (default: the embedded dataset); ARGS go
 eval: $(STAMP) ## Evaluate CKPT of METHOD on DATA's test split (CLI `test`), writing a results table
 	@test -n "$(CKPT)" || { echo "make eval: give CKPT=<path to a .ckpt> or CKPT=last"; exit 2; }
 	$(CLI) test --method '$(METHOD)' --data '$(DATA)' --ckpt_path '$(CKPT)' $(TRAINER_FLAG) $(ARGS)
+
+predict: $(STAMP) ## Balance the GeoTIFF INPUT with CKPT (path or last) of METHOD into OUTPUT, blending overlapping windows
+	@test -n "$(CKPT)" -a -n "$(INPUT)" -a -n "$(OUTPUT)" || { echo "make predict: give CKPT=<path to a .ckpt> or CKPT=last, INPUT=<scene .tif> and OUTPUT=<result .tif>"; exit 2; }
+	@ckpt='$(CKPT)'; if [ "$$ckpt" = last ]; then ckpt=$$(ls -t $${SEMCOLOR_CKPTS:-ckpts}/'$(METHOD)'/'$(DATA)'-*/last.ckpt 2>/dev/null | head -n1); \
+	  test -n "$$ckpt" || { echo "make predict: CKPT=last: no run of '$(METHOD)' on '$(DATA)' with a last.ckpt"; exit 2; }; fi; \
+	  set -x; $(CLI) predict --method '$(METHOD)' --data '$(DATA)' --ckpt_path "$$ckpt" $(TRAINER_FLAG) --config experiments/trainer/predict.yaml --data.init_args.input='$(INPUT)' --trainer.callbacks.init_args.output='$(OUTPUT)' $(ARGS)
 
 smoke: $(STAMP) ## fast_dev_run of every method x dataset config (CI smoke on tiny subsets)
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_experiments.py -m "slow or not slow"

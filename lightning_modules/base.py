@@ -24,6 +24,10 @@ class SemcolorModule(pl.LightningModule):
     """
 
     monitor: tuple[str, str] = ("val_loss", "min")
+    #: whole-scene prediction defaults (tile size, overlap) and the input scaling the model was trained
+    #: on: None = 8-bit / 255, or (offset, scale) for (DN - offset) / scale; see datamodules/scene.py
+    predict_tiling: tuple[int, int] = (256, 64)
+    input_scaling: tuple[float, float] | None = None
 
     def sample_panels(self, batch: dict[str, Any], output: Tensor) -> list[Tensor] | None:
         """Columns of the sample grid, each ``(N, 3, H, W)`` in [0, 1]; None for no grid."""
@@ -43,6 +47,8 @@ class ImageToImageModule(SemcolorModule):
         lr_step_epochs: multiply the learning rate by ``lr_gamma`` every this many epochs (None: constant).
         lr_gamma: the factor of that step schedule.
         train_metrics: also compute metrics on training batches (costs a little time per step).
+        metrics: ``"image"`` (PSNR, SSIM, Delta E 2000), ``"colorization"`` (those plus acc2 / acc5,
+            JSDCGAN Eq. 5) or ``"auto"``: colorization when the module's ``in_channels`` hparam is 1.
     """
 
     monitor = ("val_psnr", "max")
@@ -55,6 +61,7 @@ class ImageToImageModule(SemcolorModule):
         lr_step_epochs: int | None = None,
         lr_gamma: float = 0.8,
         train_metrics: bool = True,
+        metrics: str = "auto",
     ) -> None:
         super().__init__()
         # logger=False: the CLI pushes the whole nested config to W&B once; hparams logged here
@@ -72,10 +79,15 @@ class ImageToImageModule(SemcolorModule):
         self.pixel_loss = nn.L1Loss()
 
     def metric_collection(self) -> MetricCollection:
-        """The metrics of this task; cloned per stage by :meth:`configure_metrics`."""
-        from lightning_modules.metrics import image_metrics
+        """The metrics of this task (``metrics`` hparam); cloned per stage by :meth:`configure_metrics`."""
+        from lightning_modules.metrics import colorization_metrics, image_metrics
 
-        return image_metrics()
+        kind = self.hparams.get("metrics", "auto")
+        if kind == "auto":
+            kind = "colorization" if self.hparams.get("in_channels") == 1 else "image"
+        if kind not in ("image", "colorization"):
+            raise ValueError(f"metrics must be 'image', 'colorization' or 'auto', got {kind!r}")
+        return colorization_metrics() if kind == "colorization" else image_metrics()
 
     def configure_metrics(self) -> None:
         metrics = self.metric_collection()
@@ -202,8 +214,10 @@ class SegmentationModule(SemcolorModule):
         raise NotImplementedError(f"{type(self).__name__} must build self.network in configure_models()")
 
     def configure_losses(self) -> None:
-        ignore = self.hparams.ignore_index
-        self.ce = nn.CrossEntropyLoss(ignore_index=-100 if ignore is None else ignore)
+        from lightning_modules.losses import MaskedCrossEntropy
+
+        # NaN-safe: a batch whose pixels are all ignored (common on GID) gives 0, not 0/0
+        self.ce = MaskedCrossEntropy(ignore_index=self.hparams.ignore_index)
 
     def configure_metrics(self) -> None:
         from lightning_modules.metrics import segmentation_metrics

@@ -45,8 +45,9 @@ def metric_rows(metrics: dict[str, Any], stage: str) -> list[tuple[str, float, f
 class MetricsTable(pl.Callback):
     """Prints validation/test metrics beside the identity baseline (input scored as the output)."""
 
-    def __init__(self) -> None:
+    def __init__(self, run_dir: str | Path | None = None) -> None:
         self.last_val: list[tuple[str, float, float | None]] = []
+        self.run_dir = run_dir
 
     @staticmethod
     def _print(title: str, rows: list[tuple[str, float, float | None]]) -> None:
@@ -75,6 +76,10 @@ class MetricsTable(pl.Callback):
     @rank_zero_only
     def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._print("test", metric_rows(trainer.callback_metrics, "test"))
+        # every method's test scalars go to <run folder>/test_metrics.json for the results tables
+        from lightning_modules.results_table import write_test_metrics
+
+        write_test_metrics(trainer, self.run_dir)
 
     @rank_zero_only
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -263,7 +263,7 @@ class SemcolorCLI(LightningCLI):
             run_dir.mkdir(parents=True, exist_ok=True)
         model_cls = self._model_cls()
         metric, mode = model_cls.monitor
-        callbacks: list[Any] = [MetricsTable(), SampleGrid(run_dir / "samples")]
+        callbacks: list[Any] = [MetricsTable(run_dir), SampleGrid(run_dir / "samples")]
         if sub.trainer.get("enable_progress_bar") is not False:
             from pytorch_lightning.callbacks import RichProgressBar
 

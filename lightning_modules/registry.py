@@ -14,6 +14,13 @@ from datamodules.errors import SemcolorError
 #: method name -> "module:Class" of its LightningModule
 METHODS: dict[str, str] = {
     "unet": "lightning_modules.unet:UNetBaseline",
+    "wiconet": "lightning_modules.wiconet:WiCoNetSegmentation", "secbnet": "lightning_modules.secbnet:SECBNet",
+    "pix2pix": "lightning_modules.colorization:Pix2Pix", "dcgan": "lightning_modules.colorization:NazeriDCGAN", "jsdcgan": "lightning_modules.colorization:JSDCGAN",
+    "s2color": "lightning_modules.s2color:S2Color",
+    "slimseg": "lightning_modules.slimseg:SlimSeg",
+    "multipath": "lightning_modules.multipath:MultipathModule",
+    "stretch_tile": "lightning_modules.stretch_baselines:PerTileStretch",
+    "stretch_global": "lightning_modules.stretch_baselines:GlobalStretch",
 }
 
 

@@ -1,0 +1,330 @@
+"""Whole-scene prediction benchmark: throughput of the predict path and peak memory per scene size.
+
+Not a test: prints figures. For each scene size (default 2048, 4096, 8192 pixels square) it runs, in a
+fresh subprocess per size (so peak RSS is per size):
+
+1. ``Trainer.predict`` with :class:`datamodules.scene.SceneDataModule` and
+   :class:`lightning_modules.scene_writer.SceneWriter` (reading windows, the model, blending, writing
+   the GeoTIFF) -- windows/s of the whole predict path;
+2. in the same process, the bare model forward on the same windows (read in the process beforehand,
+   only ``model(x)`` timed; half of the windows before the predict run and half after, so that a
+   change of the shared machine's load during the run affects both alike) -- windows/s of the model
+   alone. Target: predict path >= 0.9x bare. The time spent inside ``model.forward`` during the
+   predict run and the writer's own time are printed too.
+
+Peak RSS of the predicting process (``ru_maxrss`` reset just before ``predict`` and read right after
+it) and of its DataLoader workers, if any (``RUSAGE_CHILDREN``) is reported per size. Target: the 8192^2 peak
+within 1.1x of the 2048^2 peak. Optionally (``--seams``) the smallest scene is also predicted with
+every blend mode and scored: seam ratio, and PSNR/SSIM against the generator's balanced target.
+
+Scenes come from the embedded generator (:func:`datamodules.embedded.make_scene`). Generating an 8192^2
+scene in one piece needs about 16 GB here, so the scenes are mosaics of 2048^2 generated scenes (seeds
+0..15, generated one at a time and written by windows, in a separate process before any measurement):
+the 8192 scene is all 4 x 4, the 4096 and 2048 scenes are its top-left 2 x 2 and 1 x 1 tiles. A nodata triangle in the top-left corner
+exercises the mask path. Files are cached in ``--workdir`` and reused.
+
+Usage::
+
+    .venv/bin/python benchmarks/predict_scene.py [--sizes 2048 4096 8192] [--model conv|unet]
+        [--tile 256] [--overlap 64] [--batch-size 8] [--workers 1] [--blend linear] [--seams]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TILE = 2048  # side of one generated scene in the mosaics
+CRS = "EPSG:32650"
+
+
+# ----------------------------------------------------------------------------------------------
+# scenes
+# ----------------------------------------------------------------------------------------------
+def generate(workdir: Path, size: int) -> None:
+    """Write ``input_{size}.tif`` and ``target_{size}.tif`` (child process: memory is released on exit)."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    from datamodules.embedded import make_scene
+
+    n = size // TILE
+    prof = dict(driver="GTiff", width=size, height=size, count=3, dtype="uint8", crs=CRS,
+                transform=from_origin(716000.0, 2470000.0, 2.0, 2.0), tiled=True, blockxsize=256,
+                blockysize=256, compress="deflate", predictor=2, photometric="RGB")
+    tmp_in, tmp_tg = workdir / f".input_{size}.tif", workdir / f".target_{size}.tif"
+    with rasterio.open(tmp_in, "w", nodata=0, **prof) as di, rasterio.open(tmp_tg, "w", **prof) as dt:
+        for b, name in enumerate(("R", "G", "B"), start=1):
+            di.set_band_description(b, name)
+            dt.set_band_description(b, name)
+        for i in range(n):
+            for j in range(n):
+                sc = make_scene(TILE, seed=i * 4 + j, variant="balance")
+                x = np.ascontiguousarray(sc["input"].transpose(2, 0, 1))
+                x[x == 0] = 1  # 0 is the nodata value
+                if i == j == 0:  # nodata triangle in the scene's corner
+                    yy, xx = np.mgrid[0:TILE, 0:TILE]
+                    x[:, yy + xx < 300] = 0
+                win = Window(j * TILE, i * TILE, TILE, TILE)
+                di.write(x, window=win)
+                dt.write(np.ascontiguousarray(sc["target"].transpose(2, 0, 1)), window=win)
+                del sc, x
+                print(f"  generated tile {i * n + j + 1}/{n * n} of the {size}^2 scene", flush=True)
+    os.replace(tmp_in, workdir / f"input_{size}.tif")
+    os.replace(tmp_tg, workdir / f"target_{size}.tif")
+
+
+def crop(workdir: Path, size: int, big: int) -> None:
+    """Write the top-left ``size``^2 of the ``big``^2 scene files, block row by block row."""
+    import rasterio
+    from rasterio.windows import Window
+
+    for kind in ("input", "target"):
+        with rasterio.open(workdir / f"{kind}_{big}.tif") as src:
+            prof = dict(src.profile, width=size, height=size)
+            tmp = workdir / f".{kind}_{size}.tif"
+            with rasterio.open(tmp, "w", **prof) as dst:
+                for b, d in enumerate(src.descriptions, start=1):
+                    dst.set_band_description(b, d)
+                for y in range(0, size, 256):
+                    win = Window(0, y, size, min(256, size - y))
+                    dst.write(src.read(window=win), window=win)
+        os.replace(tmp, workdir / f"{kind}_{size}.tif")
+
+
+# ----------------------------------------------------------------------------------------------
+# models
+# ----------------------------------------------------------------------------------------------
+def build_model(kind: str):
+    import torch
+    from torch import nn
+
+    from lightning_modules.base import ImageToImageModule
+
+    torch.manual_seed(0)
+    if kind == "unet":
+        from lightning_modules.unet import UNetBaseline
+
+        return UNetBaseline(decoder_channels=(64, 32, 16, 16, 8)).eval()
+
+    class LightConvNet(ImageToImageModule):
+        """Four 3x3 convolutions of width 16 predicting a residual in logit space (~0.7 GFLOP per
+        256^2 window), plus a colour shift computed from the window's mean colour -- the global
+        context that colour-balancing networks use and that makes unblended tiles show seams (gain 5,
+        so that this untrained stand-in shifts neighbouring windows by a few percent, as trained
+        balancing networks do)."""
+
+        def configure_models(self) -> None:
+            self.network = nn.Sequential(
+                nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
+                nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 3, 3, padding=1))
+            self.context = nn.Linear(3, 3)
+
+        def configure_metrics(self) -> None:
+            pass
+
+        def forward(self, x):  # type: ignore[override]
+            shift = 5.0 * self.context(x.mean(dim=(2, 3)))[:, :, None, None]
+            return torch.sigmoid(torch.logit(x.clamp(1e-3, 1 - 1e-3)) + 0.1 * self.network(x) + shift)
+
+    return LightConvNet().eval()
+
+
+# ----------------------------------------------------------------------------------------------
+# one measurement (child process)
+# ----------------------------------------------------------------------------------------------
+def reset_peak_rss() -> None:
+    """Reset this process's peak RSS (``ru_maxrss`` / VmHWM) to its current RSS (Linux >= 4.0)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        print("warning: cannot reset the peak RSS; it includes the bare pass before predict", file=sys.stderr)
+
+
+def measure(cfg: dict) -> dict:
+    import pytorch_lightning as pl
+    import torch
+
+    from datamodules.scene import SceneDataModule, collate_windows
+    from lightning_modules.scene_writer import SceneWriter
+
+    model = build_model(cfg["model"])
+    out = Path(cfg["output"])
+    out.unlink(missing_ok=True)
+    dm = SceneDataModule(cfg["input"], tile_size=cfg["tile"], overlap=cfg["overlap"],
+                         batch_size=cfg["batch_size"], num_workers=cfg["workers"])
+    dm.configure_for(model)
+    n, bs = len(dm.grid), cfg["batch_size"]
+
+    def bare(start: int, stop: int) -> float:
+        """model(x) on windows [start, stop) in batches; windows read in this process, not timed."""
+        total = 0.0
+        with torch.inference_mode():
+            for b0 in range(start, stop, bs):
+                x = collate_windows([dm.dataset[k] for k in range(b0, min(stop, b0 + bs))])["input"]
+                t = time.perf_counter()
+                model(x)
+                total += time.perf_counter() - t
+        return total
+
+    with torch.inference_mode():  # warm-up: first-call set-up of the convolution kernels
+        model(torch.rand(bs, 3, cfg["tile"], cfg["tile"]))
+    # the bare forward straddles the predict run (first half of the windows before, second half
+    # after), so a change in the shared machine's load during the run hits both measurements alike
+    half = (n // 2 // bs) * bs
+    fwd = bare(0, half)
+    reset_peak_rss()  # the peak below is the predict run's alone
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    in_loop = [0.0]  # time spent inside model.forward during predict
+    forward = model.forward
+
+    def timed(x):
+        t = time.perf_counter()
+        y = forward(x)
+        in_loop[0] += time.perf_counter() - t
+        return y
+
+    model.forward = timed
+    writer = SceneWriter(str(out), blend=cfg["blend"], progress=False)
+    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, callbacks=[writer])
+    t0 = time.perf_counter()
+    trainer.predict(model, datamodule=dm, return_predictions=False)
+    wall = time.perf_counter() - t0
+    rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    rss_workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    model.forward = forward
+    fwd += bare(half, n)
+    stats = writer.stats
+    return {
+        "size": cfg["size"], "windows": n, "predict_loop_s": stats["seconds"], "predict_wall_s": wall,
+        "writer_s": stats["writer_seconds"], "bare_forward_s": fwd, "in_loop_forward_s": in_loop[0],
+        "predict_wps": n / stats["seconds"], "predict_wall_wps": n / wall, "bare_wps": n / fwd,
+        "rss_before_mb": rss_before / 1024, "rss_peak_mb": rss_self / 1024, "rss_workers_mb": rss_workers / 1024,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def seams_and_scores(cfg: dict) -> dict:
+    from lightning_modules.seams import scene_scores_file, seam_ratio_file
+
+    res = {}
+    for blend in ("none", "linear", "cosine", "hann"):
+        c = dict(cfg, blend=blend, output=str(Path(cfg["output"]).with_name(f"seams_{blend}.tif")))
+        measure(c)
+        sums = seam_ratio_file(c["output"], cfg["tile"], cfg["overlap"])
+        sc = scene_scores_file(c["output"], cfg["target"])
+        res[blend] = {"seam_ratio": sums.ratio, "psnr": sc.psnr, "ssim": sc.ssim}
+    return res
+
+
+# ----------------------------------------------------------------------------------------------
+# driver
+# ----------------------------------------------------------------------------------------------
+def _child(args: list[str]) -> dict:
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-6000:])
+        raise SystemExit(f"child {args[:2]} failed with code {proc.returncode}")
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    return {}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[2048, 4096, 8192])
+    ap.add_argument("--model", choices=("conv", "unet"), default="conv")
+    ap.add_argument("--tile", type=int, default=256)
+    ap.add_argument("--overlap", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=0,
+                    help="DataLoader workers (0 on a 2-core CPU machine: a reading worker competes with "
+                         "the model's threads; 1+ when the model runs on a GPU)")
+    ap.add_argument("--blend", default="linear")
+    ap.add_argument("--seams", action="store_true", help="score every blend mode on the smallest scene")
+    ap.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "semcolor-bench")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--generate", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--crop", type=int, nargs=2, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.generate:
+        generate(a.workdir, a.generate)
+        return
+    if a.crop:
+        crop(a.workdir, *a.crop)
+        return
+    if a.child:
+        cfg = json.loads(a.child)
+        res = seams_and_scores(cfg) if cfg.get("seams") else measure(cfg)
+        print("RESULT " + json.dumps(res), flush=True)
+        return
+
+    a.workdir.mkdir(parents=True, exist_ok=True)
+    if any(size % TILE for size in a.sizes):
+        raise SystemExit(f"sizes must be multiples of {TILE}")
+    big = max(a.sizes)
+    if not (a.workdir / f"input_{big}.tif").is_file():
+        print(f"generating the {big}^2 scene in a separate process ...", flush=True)
+        t = time.perf_counter()
+        subprocess.run([sys.executable, __file__, "--generate", str(big), "--workdir", str(a.workdir)],
+                       check=True, cwd=ROOT)
+        print(f"  done in {time.perf_counter() - t:.0f} s", flush=True)
+    for size in sorted(set(a.sizes) - {big}):
+        if not (a.workdir / f"input_{size}.tif").is_file():
+            subprocess.run([sys.executable, __file__, "--crop", str(size), str(big), "--workdir", str(a.workdir)],
+                           check=True, cwd=ROOT)
+
+    load = os.getloadavg()
+    print(f"\nmachine: {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+          f"(1 / 5 / 15 min) before measuring")
+    print(f"model={a.model} tile={a.tile} overlap={a.overlap} batch={a.batch_size} workers={a.workers} "
+          f"blend={a.blend}\n")
+    rows = []
+    for size in sorted(set(a.sizes)):
+        cfg = {"size": size, "input": str(a.workdir / f"input_{size}.tif"), "target": str(a.workdir / f"target_{size}.tif"),
+               "output": str(a.workdir / f"output_{size}.tif"), "model": a.model, "tile": a.tile,
+               "overlap": a.overlap, "batch_size": a.batch_size, "workers": a.workers, "blend": a.blend}
+        r = _child(["--child", json.dumps(cfg), "--workdir", str(a.workdir)])
+        rows.append(r)
+        print(f"{size:>5}^2  {r['windows']:>5} windows | predict {r['predict_wps']:6.2f} win/s "
+              f"(incl. Trainer start {r['predict_wall_wps']:6.2f}) | bare forward {r['bare_wps']:6.2f} win/s | "
+              f"ratio {r['predict_wps'] / r['bare_wps']:.3f} | of the {r['predict_loop_s']:.1f} s loop: model "
+              f"{r['in_loop_forward_s']:.1f} s, writer {r['writer_s']:.1f} s"
+              f" | peak RSS {r['rss_peak_mb']:.0f} MB (before predict {r['rss_before_mb']:.0f}), "
+              f"workers {r['rss_workers_mb']:.0f} MB", flush=True)
+    base = rows[0]["rss_peak_mb"]
+    print("\npeak RSS relative to the smallest scene: " +
+          ", ".join(f"{r['size']}^2: {r['rss_peak_mb'] / base:.3f}x" for r in rows))
+    print("predict path / bare forward: " +
+          ", ".join(f"{r['size']}^2: {r['predict_wps'] / r['bare_wps']:.3f}x" for r in rows))
+    if a.seams:
+        size = min(a.sizes)
+        cfg = {"size": size, "input": str(a.workdir / f"input_{size}.tif"), "target": str(a.workdir / f"target_{size}.tif"),
+               "output": str(a.workdir / f"output_{size}.tif"), "model": a.model, "tile": a.tile,
+               "overlap": a.overlap, "batch_size": a.batch_size, "workers": a.workers, "blend": a.blend,
+               "seams": True}
+        res = _child(["--child", json.dumps(cfg), "--workdir", str(a.workdir)])
+        print(f"\nseams and scores on the {size}^2 scene (untrained {a.model}; PSNR/SSIM vs the balanced target):")
+        for blend, v in res.items():
+            print(f"  {blend:>7}: seam ratio {v['seam_ratio']:.3f}  PSNR {v['psnr']:.2f} dB  SSIM {v['ssim']:.4f}")
+    load = os.getloadavg()
+    print(f"\nload average after: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
