@@ -17,6 +17,22 @@ from torch import Tensor, nn
 from torchmetrics import MetricCollection
 
 
+def drop_unaccepted_hparams(module: pl.LightningModule) -> None:
+    """Keep in ``hparams`` only the arguments the concrete class's ``__init__`` accepts.
+
+    ``save_hyperparameters`` in a base class also records the base's own arguments; a subclass with
+    an explicit signature that does not list one of them could then not be rebuilt from its
+    checkpoint (LightningCLI passes the saved hparams back as init arguments).
+    """
+    import inspect
+
+    params = inspect.signature(type(module).__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    for key in [k for k in module.hparams if k not in params and not k.startswith("_")]:  # keep _class_path
+        module.hparams.pop(key)
+
+
 class SemcolorModule(pl.LightningModule):
     """Base of every registered method (the type the CLI accepts as ``--model``).
 
@@ -67,6 +83,7 @@ class ImageToImageModule(SemcolorModule):
         # logger=False: the CLI pushes the whole nested config to W&B once; hparams logged here
         # would duplicate its keys at the root of the W&B config (Lightning-AI/pytorch-lightning#19728).
         self.save_hyperparameters(logger=False)
+        drop_unaccepted_hparams(self)
         self.configure_models()
         self.configure_losses()
         self.configure_metrics()
@@ -205,6 +222,7 @@ class SegmentationModule(SemcolorModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)
+        drop_unaccepted_hparams(self)
         self.configure_models()
         self.configure_losses()
         self.configure_metrics()

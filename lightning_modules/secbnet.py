@@ -159,6 +159,9 @@ class SECBNet(ImageToImageModule):
             (0.9, 0.999), x0.8 every 5 epochs) and logging settings of :class:`ImageToImageModule`.
     """
 
+    #: whole-scene prediction: 256 x 256 tiles with the paper's R = 100 px overlap (Algorithm 1)
+    predict_tiling = (256, 100)
+
     def __init__(
         self,
         in_channels: int = 3,

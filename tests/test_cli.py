@@ -195,3 +195,17 @@ def test_wandb_offline_run_gets_the_nested_config(tmp_path, capsys, monkeypatch)
         assert (offline[0] / "files" / "config.yaml").is_file()
     finally:
         wandb.finish()
+
+
+def test_eval_of_a_trained_checkpoint_writes_test_metrics(tmp_path, capsys):
+    code, _, err = run_cli(["fit", "--method", "unet", *FIT_TINY], capsys)
+    assert code == 0, err
+    (run,) = (tmp_path / "ckpts" / "unet").iterdir()
+    test_args = [a for a in FIT_TINY if not a.startswith(("--trainer.max_epochs", "--trainer.limit_train"))]
+    code, out, err = run_cli(["test", "--method", "unet", *test_args, "--ckpt_path", str(run / "last.ckpt")], capsys)
+    assert code == 0, err
+    (test_run,) = [r for r in (tmp_path / "ckpts" / "unet").iterdir() if "-test-" in r.name]
+    import json
+
+    saved = json.loads((test_run / "test_metrics.json").read_text())
+    assert "test_psnr" in saved["metrics"] and "test_identity_psnr" in saved["metrics"]
