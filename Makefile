@@ -40,6 +40,8 @@ train: $(STAMP) ## Train METHOD on DATA (default: the embedded dataset); ARGS go
 eval: $(STAMP) ## Evaluate CKPT of METHOD on DATA's test split (CLI `test`), writing a results table
 	@test -n "$(CKPT)" || { echo "make eval: give CKPT=<path to a .ckpt> or CKPT=last"; exit 2; }
 	$(CLI) test --method '$(METHOD)' --data '$(DATA)' --ckpt_path '$(CKPT)' $(TRAINER_FLAG) $(ARGS)
+	@if echo ' unet pix2pix dcgan jsdcgan ' | grep -q ' $(METHOD) '; then \
+	  $(PY) -m lightning_modules.results_table --data '$(DATA)' || true; fi  # side-by-side colorization table
 
 predict: $(STAMP) ## Balance the GeoTIFF INPUT with CKPT (path or last) of METHOD into OUTPUT, blending overlapping windows
 	@test -n "$(CKPT)" -a -n "$(INPUT)" -a -n "$(OUTPUT)" || { echo "make predict: give CKPT=<path to a .ckpt> or CKPT=last, INPUT=<scene .tif> and OUTPUT=<result .tif>"; exit 2; }
