@@ -30,6 +30,21 @@ def paired_geometric(flip: bool = True, rot90: bool = True, crop: int | None = N
     return A.Compose(ops, additional_targets={"target": "image"})
 
 
+def _seed_from_torch(transform: A.Compose) -> None:
+    """Tie the transform's random stream to torch's seed in this process, so seeded runs repeat.
+
+    albumentations 2.x ``Compose`` draws from its own generator, seeded from OS entropy unless given a
+    ``seed``, and ignores the global seeds that ``seed_everything`` sets: without this, two runs with the
+    same seed augmented differently. ``torch.initial_seed()`` is the seed ``seed_everything`` set in the
+    main process and, in a DataLoader worker, the per-worker seed torch derives from it (different per
+    worker and per epoch), so reseeding whenever it changes gives every worker its own reproducible stream.
+    """
+    seed = torch.initial_seed() % 2**32
+    if getattr(transform, "_semcolor_seed", None) != seed:
+        transform.set_random_seed(seed)
+        transform._semcolor_seed = seed  # type: ignore[attr-defined]
+
+
 def apply_paired(
     transform: A.Compose | None,
     image: np.ndarray,
@@ -39,6 +54,7 @@ def apply_paired(
     """Run a paired transform (or none) on ``(H, W, C)`` arrays and an ``(H, W)`` class map."""
     if transform is None:
         return image, target, seg
+    _seed_from_torch(transform)
     kwargs: dict[str, Any] = {"image": image}
     if target is not None:
         kwargs["target"] = target
