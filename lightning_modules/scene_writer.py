@@ -147,6 +147,12 @@ class SceneWriter(BasePredictionWriter):
         progress: show a progress bar with windows/s (rank 0) and print a summary line.
         gdal_cache_mb: cap on GDAL's block cache in this process while predicting (GDAL's default is
             5% of RAM, which would otherwise fill up with the scene's blocks).
+        target: a ground-truth GeoTIFF on the input's grid: when the scene is written, its PSNR / SSIM
+            against the target are printed and kept in ``stats["scores"]``
+            (:func:`lightning_modules.seams.scene_scores_file`; first bands of the target).
+        seams: also print the seam ratio of the written scene (boundary / interior gradient, 1 =
+            invisible; :mod:`lightning_modules.seams`). Both scores re-read OUTPUT after the predict
+            loop, streamed; they are not counted in the windows/s figures.
         trim_memory: keep the process's RSS flat on glibc: fix malloc's mmap threshold at 128 KiB for
             the rest of the process (``mallopt``; large buffers go back to the OS when freed) and
             ``malloc_trim`` after every written block row. Without it heap fragmentation made RSS grow
@@ -168,6 +174,8 @@ class SceneWriter(BasePredictionWriter):
         dtype: OutputDtype = "uint8",
         progress: bool = True,
         gdal_cache_mb: int = 64,
+        target: str | None = None,
+        seams: bool = False,
         trim_memory: bool = True,
     ) -> None:
         super().__init__(write_interval="batch")
@@ -184,6 +192,7 @@ class SceneWriter(BasePredictionWriter):
         self.compress, self.compress_level = compress, compress_level
         self.block_size, self.dtype = block_size, dtype
         self.progress, self.gdal_cache_mb, self.trim_memory = progress, gdal_cache_mb, trim_memory
+        self.target, self.seams = (None if target is None else Path(target)), seams
         self.stats: dict[str, Any] = {}
         self._tmp: list[Path] = []
         self._dst: Any = None
@@ -196,6 +205,8 @@ class SceneWriter(BasePredictionWriter):
         # Checked here rather than in __init__, where jsonargparse would bury the message in a generic
         # "does not validate" error; setup runs before the checkpoint is loaded.
         check_output(self.output, self.overwrite)
+        if self.target is not None and not self.target.is_file():
+            raise OutputError(f"target '{self.target}' (the ground truth to score OUTPUT against) does not exist")
 
     def on_predict_start(self, trainer: Any, pl_module: Any) -> None:
         dm = trainer.datamodule
@@ -209,6 +220,12 @@ class SceneWriter(BasePredictionWriter):
         self._gdal_cache = rasterio.env.get_gdal_config("GDAL_CACHEMAX")  # restored at the end
         rasterio.env.set_gdal_config("GDAL_CACHEMAX", int(self.gdal_cache_mb) * 2**20)
         self.scene, self.grid = dm.scene, dm.grid
+        if self.target is not None:  # before any work: a target on another grid cannot be scored
+            from datamodules.raster import check_same_grid, open_raster
+
+            with _quiet(), open_raster(self.scene.path, "an input scene GeoTIFF") as a, \
+                    open_raster(self.target, "a ground-truth scene GeoTIFF") as b:
+                check_same_grid(a, b)
         self.rank, self.world = trainer.global_rank, trainer.world_size
         self.plan = dm.plan(self.rank, self.world)
         self.weights = BlendWeights(self.grid.row_starts, self.grid.col_starts, self.grid.tile,
@@ -513,6 +530,13 @@ class SceneWriter(BasePredictionWriter):
                   f"{self.dtype}, blend={self.blend}{', COG' if self.cog else ''}) from {len(g)} windows of "
                   f"{g.tile} px (overlap {g.overlap}); rank 0: {self._windows} windows in {seconds:.1f} s "
                   f"({self._windows / seconds:.1f} windows/s)")
+        if self.rank == 0 and (self.seams or self.target is not None):
+            from lightning_modules.seams import format_scores, score_scene_file
+
+            g = self.grid
+            scores = score_scene_file(self.output, g.tile if self.seams else None, g.overlap, self.target)
+            self.stats["scores"] = scores
+            print(f"semcolor predict: '{self.output}': {format_scores(scores)}")
 
     def _cog_options(self) -> dict[str, Any]:
         if self.compress == "none":

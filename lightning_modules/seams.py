@@ -295,5 +295,57 @@ def scene_scores_file(pred_path: str | Path, target_path: str | Path, bands: Seq
         return scores
 
 
-__all__ = ["SSIM_WINDOW", "SceneScores", "SeamSums", "scene_scores", "scene_scores_file", "seam_positions",
-           "seam_ratio", "seam_ratio_file", "seam_sums"]
+def score_scene_file(path: str | Path, tile: int | None = None, overlap: int | None = None,
+                     target: str | Path | None = None, bands: Sequence[int] | None = None) -> dict[str, float]:
+    """The scores of a written scene as a dict: ``seam_ratio`` (when ``tile`` is given) and ``psnr`` /
+    ``ssim`` against ``target`` (when given)."""
+    res: dict[str, float] = {}
+    if tile is not None:
+        res["seam_ratio"] = seam_ratio_file(path, tile, overlap or 0).ratio
+    if target is not None:
+        sc = scene_scores_file(path, target, bands)
+        res.update(psnr=sc.psnr, ssim=sc.ssim)
+    return res
+
+
+def format_scores(scores: dict[str, float]) -> str:
+    parts = []
+    if "seam_ratio" in scores:
+        parts.append(f"seam ratio {scores['seam_ratio']:.3f} (1 = invisible)")
+    if "psnr" in scores:
+        parts.append(f"PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.4f} vs the target")
+    return "; ".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m lightning_modules.seams OUT.tif [OUT2.tif ...] --tile T --overlap R [--target GT.tif]``:
+    score written scenes, e.g. a blended and an unblended prediction of one input, side by side."""
+    import argparse
+    import json
+
+    from datamodules.errors import SemcolorError
+
+    ap = argparse.ArgumentParser(prog="python -m lightning_modules.seams", description=main.__doc__.split(":")[0])
+    ap.add_argument("scenes", nargs="+", help="stitched scene GeoTIFFs (e.g. outputs of make predict)")
+    ap.add_argument("--tile", type=int, required=True, help="window size the scenes were predicted with")
+    ap.add_argument("--overlap", type=int, required=True, help="overlap the scenes were predicted with")
+    ap.add_argument("--target", help="ground-truth GeoTIFF on the same grid: adds PSNR / SSIM")
+    ap.add_argument("--bands", type=int, nargs="+", help="1-based bands of the target to compare")
+    ap.add_argument("--json", action="store_true", help="print one JSON object per scene")
+    a = ap.parse_args(argv)
+    try:
+        for scene in a.scenes:
+            scores = score_scene_file(scene, a.tile, a.overlap, a.target, a.bands)
+            print(json.dumps({"scene": scene, **scores}) if a.json else f"{scene}: {format_scores(scores)}")
+    except SemcolorError as err:
+        print(f"error: {err}")
+        return 2
+    return 0
+
+
+__all__ = ["SSIM_WINDOW", "SceneScores", "SeamSums", "format_scores", "scene_scores", "scene_scores_file",
+           "score_scene_file", "seam_positions", "seam_ratio", "seam_ratio_file", "seam_sums"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

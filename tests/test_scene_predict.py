@@ -243,6 +243,46 @@ def test_blending_removes_the_seams_of_a_per_tile_offset(tmp_path):
     assert ratios["linear"] < ratios["none"] / 3 and ratios["hann"] < ratios["none"] / 3, ratios
 
 
+def test_writer_scores_against_a_target_and_reports_seams(tmp_path, capsys):
+    data = smooth_scene(200, 170)
+    src = write_scene(tmp_path / "in.tif", data, nodata=None)
+    cb = predict(Identity(), src, tmp_path / "same.tif", target=str(src), seams=True,
+                 data={"tile_size": 64, "overlap": 24})
+    assert cb.stats["scores"]["psnr"] == math.inf and cb.stats["scores"]["ssim"] == pytest.approx(1.0)
+    assert cb.stats["scores"]["seam_ratio"] == pytest.approx(1.0, abs=0.15)
+    assert "seam ratio" in capsys.readouterr().out
+    # a model that shifts each window scores worse than identity, and seams only when asked
+    cb = predict(TileOffset(), src, tmp_path / "off.tif", target=str(src), blend="none",
+                 data={"tile_size": 64, "overlap": 24})
+    assert 5.0 < cb.stats["scores"]["psnr"] < 40.0 and "seam_ratio" not in cb.stats["scores"]
+
+
+def test_target_on_another_grid_fails_before_writing(tmp_path):
+    src = write_scene(tmp_path / "in.tif", smooth_scene(200, 170), nodata=None)
+    other = write_scene(tmp_path / "gt.tif", smooth_scene(200, 171), nodata=None)
+    with pytest.raises(DatasetLayoutError, match="share one pixel grid"):
+        predict(Identity(), src, tmp_path / "out.tif", target=str(other))
+    assert not (tmp_path / "out.tif").exists() and leftovers(tmp_path) == []
+    with pytest.raises(OutputError, match="does not exist"):
+        predict(Identity(), src, tmp_path / "out.tif", target=str(tmp_path / "missing.tif"))
+
+
+def test_seams_command_compares_written_scenes(tmp_path, capsys):
+    from lightning_modules.seams import main
+
+    src = write_scene(tmp_path / "in.tif", smooth_scene(200, 170), nodata=None)
+    for blend in ("none", "linear"):
+        predict(TileOffset(), src, tmp_path / f"{blend}.tif", blend=blend, data={"tile_size": 64, "overlap": 24})
+    assert main([str(tmp_path / "none.tif"), str(tmp_path / "linear.tif"), "--tile", "64", "--overlap", "24",
+                 "--target", str(src), "--json"]) == 0
+    import json
+
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0]["seam_ratio"] > 2 * rows[1]["seam_ratio"] and rows[1]["psnr"] > 0
+    assert main([str(tmp_path / "nothere.tif"), "--tile", "64", "--overlap", "24"]) == 2
+    assert "nothere.tif" in capsys.readouterr().out
+
+
 # ----------------------------------------------------------------------------------------------
 # failures: nothing at OUTPUT
 # ----------------------------------------------------------------------------------------------
