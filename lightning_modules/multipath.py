@@ -28,7 +28,7 @@ Choices (all constructor arguments):
   difference of VGG16 features (``perceptual_layer = 16``: torchvision's ``vgg16().features[:16]``, i.e. up
   to relu3_3, the "16th layer"), ImageNet-normalised, between the sRGB output (unscaled chroma) and the
   sRGB target. VGG16 weights: ``perceptual_weights`` (a file) or torchvision's cache; never downloaded;
-  random otherwise with a :class:`RandomVGG16Warning` (the term is then *not* the paper's perceptual loss).
+  random otherwise with a :class:`~networks.perceptual.RandomVGGWarning` (the term is then *not* the paper's perceptual loss).
   ``perceptual_weight = 0`` (Methods 1-3) builds no VGG.
 * Optimiser (Sec. 2.4): AdaDelta, lr 0.004 (rho 0.9, eps 1e-6: torch defaults), batch 4 (data config);
   early stopping with patience 16 on ``val_loss`` is an ``EarlyStopping`` callback in the configs; the best
@@ -62,8 +62,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -75,13 +73,13 @@ from torch import Tensor, nn
 from colourspace import lab_to_rgb, rgb_to_lab
 from lightning_modules.base import ImageToImageModule, class_palette, colourise
 from networks.multipath import MultipathColorizer
+from networks.perceptual import VGGFeatures, feature_mse, vgg_layer_names
 
 __all__ = [
     "MultipathModule",
     "PAPER_TABLE_IV",
     "PAPER_TABLE_V",
-    "RandomVGG16Warning",
-    "VGG16Features",
+    "perceptual_vgg16",
     "lightness_from_gray",
     "results_markdown",
     "write_results",
@@ -100,79 +98,16 @@ PAPER_TABLE_V: dict[str, float] = {
     "tree": 4.6, "truck": 3.4, "vegetation": 3.6, "wall": 4.1,
 }  # fmt: skip
 
-#: ImageNet statistics of torchvision's VGG16 weights
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 RESULTS_STEM = "multipath_results"
 
 
-class RandomVGG16Warning(UserWarning):
-    """The VGG16 of the perceptual loss has random weights (no weights file found)."""
-
-
-def torchvision_vgg16_cache() -> Path:
-    """Where torchvision keeps the ImageNet VGG16 weights once downloaded (never downloaded here)."""
-    from torchvision.models import VGG16_Weights
-
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(VGG16_Weights.IMAGENET1K_V1.url)
-
-
-class VGG16Features(nn.Module):
-    """Frozen ``torchvision.models.vgg16().features[:layer]`` on ImageNet-normalised sRGB in [0, 1].
-
-    ``layer = 16`` ends at relu3_3 (256 channels, 1/4 resolution): the paper's "16th layer" read as the first
-    16 modules of torchvision's VGG16 feature stack. Weights: ``weights`` (torchvision's ``vgg16-*.pth`` or
-    its ``features.*`` part) or torchvision's cache; otherwise random with a :class:`RandomVGG16Warning`.
-    ``self.pretrained`` says which. Stays in eval mode; gradients flow to the input only.
-    """
-
-    def __init__(self, layer: int = 16, weights: str | Path | None = None) -> None:
-        super().__init__()
-        from torchvision.models.vgg import cfgs, make_layers
-
-        if not 1 <= layer <= 31:
-            raise ValueError(f"perceptual_layer must be in 1..31 (modules of vgg16().features), got {layer}")
-        # torchvision's own layer list of VGG16 (cfg "D"), without building the 120 M-parameter classifier
-        self.features = make_layers(cfgs["D"], batch_norm=False)[:layer]
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self.pretrained = self._load(weights)
-        self.requires_grad_(False)
-        self.eval()
-
-    def _load(self, weights: str | Path | None) -> bool:
-        path = Path(weights).expanduser() if weights else torchvision_vgg16_cache()
-        if not path.is_file():
-            if weights:
-                raise FileNotFoundError(f"multipath: VGG16 weights file '{path}' does not exist")
-            warnings.warn(
-                f"multipath: no VGG16 weights (looked for torchvision's cache '{path}'; pass "
-                "perceptual_weights=<file>). The perceptual loss now uses a RANDOM VGG16: it is NOT the paper's "
-                "perceptual term and its values are not meaningful as such. Nothing is downloaded; to get the "
-                "weights run once, with network access: python -c \"import torchvision; "
-                "torchvision.models.vgg16(weights='IMAGENET1K_V1')\"",
-                RandomVGG16Warning,
-                stacklevel=3,
-            )
-            return False
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and "state_dict" in state:
-            state = state["state_dict"]
-        feats = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")} or dict(state)
-        keep = {k: v for k, v in feats.items() if int(k.split(".")[0]) < len(self.features)}
-        missing, _ = self.features.load_state_dict(keep, strict=False)
-        if missing:
-            raise ValueError(f"multipath: '{path}' is not a VGG16 state dict: missing {missing}")
-        return True
-
-    def train(self, mode: bool = True) -> VGG16Features:
-        self.training = mode
-        self.features.eval()
-        return self
-
-    def forward(self, rgb: Tensor) -> Tensor:
-        return self.features((rgb - self.mean) / self.std)
+def perceptual_vgg16(layer: int, weights: str | None = None) -> VGGFeatures:
+    """Eq. 6's frozen VGG16: ``vgg16().features[:layer]`` (``layer = 16`` ends at relu3_3, 256 channels,
+    1/4 resolution: the paper's "16th layer" read as the first 16 modules of torchvision's feature stack)."""
+    if not 1 <= layer <= 31:
+        raise ValueError(f"perceptual_layer must be in 1..31 (modules of vgg16().features), got {layer}")
+    return VGGFeatures("vgg16", [vgg_layer_names("vgg16")[layer - 1]], weights, owner="multipath",
+                       option="perceptual_weights")
 
 
 def lightness_from_gray(gray: Tensor, mode: Literal["cie", "linear"] = "cie") -> Tensor:
@@ -279,7 +214,7 @@ class MultipathModule(ImageToImageModule):
 
     def configure_losses(self) -> None:
         hp = self.hparams
-        self.vgg = VGG16Features(hp.perceptual_layer, hp.perceptual_weights) if hp.perceptual_weight > 0 else None
+        self.vgg = perceptual_vgg16(hp.perceptual_layer, hp.perceptual_weights) if hp.perceptual_weight > 0 else None
 
     def configure_metrics(self) -> None:
         super().configure_metrics()
@@ -355,7 +290,7 @@ class MultipathModule(ImageToImageModule):
         if self.vgg is not None:
             ab = hp.ab_range * (2.0 * s_pred - 1.0)
             rgb = self.colorize(batch["input"], ab)
-            perceptual = F.mse_loss(self.vgg(rgb), self.vgg(target))
+            perceptual = feature_mse(self.vgg, rgb, target)
         loss = hp.huber_weight * huber + hp.ce_weight * ce + hp.perceptual_weight * perceptual
         return {"loss": loss, "huber": huber.detach(), "ce": ce.detach(), "perceptual": perceptual.detach()}
 

@@ -27,7 +27,8 @@ Choices where the paper is silent (all constructor arguments):
   its ``features.*`` part), otherwise torchvision's cache (``$TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth``)
   is used when present, otherwise the VGG is random and a loud warning says the feature term is then not
   the paper's perceptual loss (random convolutional features still penalise local-structure differences).
-  The frozen VGG is saved in checkpoints, so a checkpoint evaluates the same on any machine.
+  The frozen VGG (:mod:`networks.perceptual`) is saved in checkpoints, so a checkpoint evaluates the same on
+  any machine.
 * Nodata: batches with a ``valid`` mask (``datamodules.sentinel2``) score invalid pixels as perfect
   (``y_hat`` replaced by ``y`` there) in the loss and the metrics; the embedded data have no mask.
 
@@ -40,10 +41,7 @@ tiler (``datamodules.scene``). Products without the offset (baselines < 04.00) n
 
 from __future__ import annotations
 
-import os
-import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -51,27 +49,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lightning_modules.base import ImageToImageModule
+from networks.perceptual import VGGFeatures, feature_mse
 
 __all__ = [
     "S2Color",
     "S2ColorLoss",
-    "VGG19Features",
     "laplacian_loss",
     "check_loss_weights",
-    "torchvision_vgg19_cache",
-    "RandomVGGWarning",
     "RenderingMixin",
     "apply_valid",
 ]
-
-#: ImageNet statistics torchvision's VGG-19 weights were trained with
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-class RandomVGGWarning(UserWarning):
-    """The VGG-19 of the feature loss has random weights (no weights file found)."""
-
 
 def check_loss_weights(lambda_m: float, lambda_l: float, lambda_f: float, tol: float = 1e-6) -> None:
     """Eq. (1)'s constraint: each weight in [0, 1] and ``lambda_m + lambda_l + lambda_f = 1``."""
@@ -96,106 +83,6 @@ def laplacian_loss(pred: Tensor, target: Tensor, kernel_size: int = 3) -> Tensor
     return diff.abs().mean()  # linear filter: lap(a) - lap(b) = lap(a - b), one convolution
 
 
-def torchvision_vgg19_cache() -> Path:
-    """Where torchvision keeps the ImageNet VGG-19 weights once downloaded (never downloaded here)."""
-    from torchvision.models import VGG19_Weights
-
-    name = os.path.basename(VGG19_Weights.IMAGENET1K_V1.url)
-    return Path(torch.hub.get_dir()) / "checkpoints" / name
-
-
-def _vgg19_layer_names() -> list[str]:
-    """Names of the modules of torchvision's ``vgg19().features`` (cfg "E"): conv1_1, relu1_1, ... pool5."""
-    from torchvision.models.vgg import cfgs
-
-    names, block, idx = [], 1, 1
-    for v in cfgs["E"]:
-        if v == "M":
-            names.append(f"pool{block}")
-            block, idx = block + 1, 1
-        else:
-            names += [f"conv{block}_{idx}", f"relu{block}_{idx}"]
-            idx += 1
-    return names
-
-
-class VGG19Features(nn.Module):
-    """Frozen VGG-19 feature extractor returning the activations of ``layers`` for RGB in [0, 1].
-
-    Built with torchvision's own ``make_layers`` (no classifier), truncated after the deepest requested
-    layer. Weights: ``weights`` (a path) or torchvision's cache; otherwise random with a
-    :class:`RandomVGGWarning`. ``self.pretrained`` says which happened.
-
-    Args:
-        layers: names like ``"relu2_2"`` (see :func:`_vgg19_layer_names`).
-        weights: a state-dict file (torchvision's ``vgg19-*.pth`` or its ``features.*`` part); ``None``
-            looks in torchvision's cache only.
-    """
-
-    def __init__(self, layers: Sequence[str] = ("relu2_2",), weights: str | Path | None = None) -> None:
-        super().__init__()
-        from torchvision.models.vgg import cfgs, make_layers
-
-        names = _vgg19_layer_names()
-        layers = [layers] if isinstance(layers, str) else list(layers)
-        unknown = [n for n in layers if n not in names]
-        if not layers or unknown:
-            raise ValueError(f"unknown VGG-19 layer(s) {unknown or layers}; choose from {names}")
-        last = max(names.index(n) for n in layers)
-        features = make_layers(cfgs["E"], batch_norm=False)[: last + 1]
-        for m in features:
-            if isinstance(m, nn.ReLU):
-                m.inplace = False  # requested activations must not be overwritten by the next ReLU
-            elif isinstance(m, nn.Conv2d):  # torchvision's VGG initialisation (``vgg19(weights=None)``)
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(m.bias)
-        self.features = features
-        self.layer_index = {names.index(n): n for n in layers}
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self.pretrained = self._load(weights)
-        self.requires_grad_(False)
-        self.eval()
-
-    def _load(self, weights: str | Path | None) -> bool:
-        path = Path(weights).expanduser() if weights else torchvision_vgg19_cache()
-        if not path.is_file():
-            if weights:
-                raise FileNotFoundError(f"VGG-19 weights file '{path}' does not exist")
-            msg = (
-                f"s2color: no VGG-19 weights (looked for torchvision's cache '{path}'; pass "
-                f"vgg_weights=<file> to use others). The feature loss L_f now uses a RANDOM VGG-19: it is "
-                f"NOT the paper's perceptual loss and its numbers are not meaningful as such. Nothing is "
-                f"downloaded; to get the weights run once, with network access: python -c \"import "
-                f"torchvision; torchvision.models.vgg19(weights='IMAGENET1K_V1')\""
-            )
-            warnings.warn(msg, RandomVGGWarning, stacklevel=3)
-            return False
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and "state_dict" in state:
-            state = state["state_dict"]
-        feats = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")} or dict(state)
-        keep = {k: v for k, v in feats.items() if int(k.split(".")[0]) < len(self.features)}
-        missing, _ = self.features.load_state_dict(keep, strict=False)
-        if missing:
-            raise ValueError(f"'{path}' is not a VGG-19 state dict: missing {missing}")
-        return True
-
-    def train(self, mode: bool = True) -> VGG19Features:
-        self.training = mode
-        self.features.eval()  # frozen: never switches to training mode
-        return self
-
-    def forward(self, x: Tensor) -> list[Tensor]:
-        x = (x - self.mean) / self.std
-        out = []
-        for i, m in enumerate(self.features):
-            x = m(x)
-            if i in self.layer_index:
-                out.append(x)
-        return out
-
-
 class S2ColorLoss(nn.Module):
     """Eq. (1): ``lambda_m MAE + lambda_l Laplacian + lambda_f VGG-19 feature loss`` (terms with weight 0
     are neither computed nor built). ``forward`` returns a dict with ``loss`` and the terms it computed
@@ -214,14 +101,12 @@ class S2ColorLoss(nn.Module):
         check_loss_weights(lambda_m, lambda_l, lambda_f)
         self.lambda_m, self.lambda_l, self.lambda_f = float(lambda_m), float(lambda_l), float(lambda_f)
         self.laplacian_kernel = laplacian_kernel
-        self.vgg = VGG19Features(vgg_layers, vgg_weights) if self.lambda_f > 0 else None
+        self.vgg = (VGGFeatures("vgg19", vgg_layers, vgg_weights, owner="s2color", option="vgg_weights")
+                    if self.lambda_f > 0 else None)
 
     def feature_loss(self, pred: Tensor, target: Tensor) -> Tensor:
         assert self.vgg is not None
-        with torch.no_grad():
-            ref = self.vgg(target)
-        feats = self.vgg(pred)
-        return torch.stack([F.mse_loss(a, b) for a, b in zip(feats, ref)]).mean()
+        return feature_mse(self.vgg, pred, target)
 
     def forward(self, pred: Tensor, target: Tensor) -> dict[str, Tensor]:
         terms: dict[str, Tensor] = {}

@@ -65,6 +65,7 @@ from torch import Tensor, nn
 
 from networks.attention import EfficientChannelAttention, SqueezeExcitation
 from networks.blocks import ConvBNReLU
+from networks.perceptual import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = [
     "TABLE_III",
@@ -79,9 +80,6 @@ __all__ = [
     "table_iii_shapes",
 ]
 
-#: ImageNet statistics of the ResNet-50 weights
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 #: Table III as printed (896x896 input, base width 32): layer -> (output side, output channels)
 TABLE_III: dict[str, tuple[int, int]] = {

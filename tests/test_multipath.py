@@ -16,8 +16,7 @@ from colourspace import lab_to_rgb, rgb_to_lab
 from lightning_modules.metrics import delta_e_cam16ucs
 from lightning_modules.multipath import (
     MultipathModule,
-    RandomVGG16Warning,
-    VGG16Features,
+    perceptual_vgg16,
     lightness_from_gray,
     write_results,
 )
@@ -30,6 +29,7 @@ from networks.multipath import (
     resolve_size,
     table_iii_shapes,
 )
+from networks.perceptual import RandomVGGWarning
 from tests.cli_helpers import run_cli
 from tests.conftest import TINY_EMBEDDED
 
@@ -41,7 +41,7 @@ def tiny_module(**kwargs) -> MultipathModule:
     args = dict(num_classes=3, ignore_index=255, perceptual_weight=0.0, chroma_scale=1.3, **TINY)
     args.update(kwargs)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RandomVGG16Warning)
+        warnings.simplefilter("ignore", RandomVGGWarning)
         return MultipathModule(**args)
 
 
@@ -142,18 +142,18 @@ def test_both_heads_receive_gradients_from_the_total_loss():
 
 
 def test_perceptual_term_is_in_the_loss_and_warns_when_random(tmp_path, monkeypatch):
-    import lightning_modules.multipath as mp
+    import networks.perceptual as perceptual
 
-    monkeypatch.setattr(mp, "torchvision_vgg16_cache", lambda: tmp_path / "no-cache.pth")
-    with pytest.warns(RandomVGG16Warning, match="RANDOM VGG16"):
-        vgg = VGG16Features(16)
+    monkeypatch.setattr(perceptual, "torchvision_vgg_cache", lambda arch: tmp_path / "no-cache.pth")
+    with pytest.warns(RandomVGGWarning, match="multipath: no VGG16 weights.*RANDOM VGG16"):
+        vgg = perceptual_vgg16(16)
     assert vgg.features[-1].__class__ is nn.ReLU and len(vgg.features) == 16  # relu3_3
     path = tmp_path / "vgg.pth"
     torch.save({f"features.{k}": v for k, v in vgg.features.state_dict().items()}, path)
-    loaded = VGG16Features(16, weights=path)
+    loaded = perceptual_vgg16(16, weights=path)
     assert loaded.pretrained and torch.equal(loaded.features[14].weight, vgg.features[14].weight)
     with pytest.raises(FileNotFoundError):
-        VGG16Features(16, weights=tmp_path / "none.pth")
+        perceptual_vgg16(16, weights=tmp_path / "none.pth")
     m = tiny_module(perceptual_weight=15.0, perceptual_weights=str(path))
     x, y = torch.rand(2, 1, 16, 16), torch.rand(2, 3, 16, 16)
     losses = m.compute_loss(m(x), {"input": x, "target": y, "seg": torch.zeros(2, 16, 16, dtype=torch.long)})

@@ -14,14 +14,13 @@ from datamodules.embedded import EmbeddedDataModule, input_to_tensor
 from datamodules.errors import SemcolorError
 from lightning_modules.mosaic_consistency import render_mosaic, seam_delta_e
 from lightning_modules.s2color import (
-    RandomVGGWarning,
     S2Color,
     S2ColorLoss,
-    VGG19Features,
     check_loss_weights,
     laplacian_loss,
 )
 from lightning_modules.stretch_baselines import GlobalStretch, PerTileStretch, tile_percentiles
+from networks.perceptual import RandomVGGWarning, VGGFeatures
 from networks.residual_unet import ResidualUNet
 
 TINY = dict(base_channels=4, depth=3, encoder_blocks=1, decoder_blocks=1, mosaic_check=False)
@@ -59,22 +58,22 @@ def test_laplacian_term():
 
 
 def test_vgg_random_with_warning_then_from_file(tmp_path):
-    with pytest.warns(RandomVGGWarning, match="RANDOM VGG-19"):
-        rand = VGG19Features(("relu1_2", "relu2_2"))
+    with pytest.warns(RandomVGGWarning, match="RANDOM VGG19"):
+        rand = VGGFeatures("vgg19", ("relu1_2", "relu2_2"))
     assert not rand.pretrained and len(rand.features) == 9  # truncated after relu2_2
     path = tmp_path / "vgg.pth"
     torch.save({f"features.{k}": v for k, v in rand.features.state_dict().items()}, path)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RandomVGGWarning)
-        loaded = VGG19Features(("relu2_2",), weights=path)
+        loaded = VGGFeatures("vgg19", ("relu2_2",), weights=path)
     assert loaded.pretrained
     x = torch.rand(1, 3, 20, 20)
     torch.testing.assert_close(loaded(x)[0], rand(x)[1])
     assert all(not p.requires_grad for p in loaded.parameters())
     loaded.train()
     assert not loaded.features.training
-    with pytest.raises(ValueError, match="unknown VGG-19 layer"):
-        VGG19Features(("relu9_9",))
+    with pytest.raises(ValueError, match="unknown VGG19 layer"):
+        VGGFeatures("vgg19", ("relu9_9",))
     # the feature term: zero for identical images, gradient reaches the prediction
     with pytest.warns(RandomVGGWarning):
         loss = S2ColorLoss(0.4, 0.3, 0.3)
