@@ -160,6 +160,9 @@ def measure(cfg: dict) -> dict:
     from datamodules.scene import SceneDataModule, collate_windows
     from lightning_modules.scene_writer import SceneWriter
 
+    from lightning_modules.cpu_memory import keep_freed_memory
+
+    keep_freed_memory()  # as the CLI does at start: the bare forward gets the same allocator settings
     model = build_model(cfg["model"])
     out = Path(cfg["output"])
     out.unlink(missing_ok=True)
@@ -198,7 +201,7 @@ def measure(cfg: dict) -> dict:
         return y
 
     model.forward = timed
-    writer = SceneWriter(str(out), blend=cfg["blend"], progress=False)
+    writer = SceneWriter(str(out), blend=cfg["blend"], compress=cfg.get("compress", "deflate"), progress=False)
     trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
                          enable_model_summary=False, callbacks=[writer])
     t0 = time.perf_counter()
@@ -256,7 +259,10 @@ def main() -> None:
                     help="DataLoader workers (0 on a 2-core CPU machine: a reading worker competes with "
                          "the model's threads; 1+ when the model runs on a GPU)")
     ap.add_argument("--blend", default="linear")
+    ap.add_argument("--compress", default="deflate", help="the writer's compression (deflate, zstd, lzw, none)")
     ap.add_argument("--seams", action="store_true", help="score every blend mode on the smallest scene")
+    ap.add_argument("--glibc-malloc", action="store_true",
+                    help="keep glibc's malloc defaults (SEMCOLOR_MALLOC=default; see lightning_modules/cpu_memory.py)")
     ap.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "semcolor-bench")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--generate", type=int, help=argparse.SUPPRESS)
@@ -275,6 +281,8 @@ def main() -> None:
         return
 
     a.workdir.mkdir(parents=True, exist_ok=True)
+    if a.glibc_malloc:
+        os.environ["SEMCOLOR_MALLOC"] = "default"  # inherited by the measuring children
     if any(size % TILE for size in a.sizes):
         raise SystemExit(f"sizes must be multiples of {TILE}")
     big = max(a.sizes)
@@ -293,12 +301,13 @@ def main() -> None:
     print(f"\nmachine: {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
           f"(1 / 5 / 15 min) before measuring")
     print(f"model={a.model} tile={a.tile} overlap={a.overlap} batch={a.batch_size} workers={a.workers} "
-          f"blend={a.blend}\n")
+          f"blend={a.blend} compress={a.compress} malloc={'glibc defaults' if a.glibc_malloc else 'keep freed memory'}\n")
     rows = []
     for size in sorted(set(a.sizes)):
         cfg = {"size": size, "input": str(a.workdir / f"input_{size}.tif"), "target": str(a.workdir / f"target_{size}.tif"),
                "output": str(a.workdir / f"output_{size}.tif"), "model": a.model, "tile": a.tile,
-               "overlap": a.overlap, "batch_size": a.batch_size, "workers": a.workers, "blend": a.blend}
+               "overlap": a.overlap, "batch_size": a.batch_size, "workers": a.workers, "blend": a.blend,
+               "compress": a.compress}
         r = _child(["--child", json.dumps(cfg), "--workdir", str(a.workdir)])
         rows.append(r)
         print(f"{size:>5}^2  {r['windows']:>5} windows | predict {r['predict_wps']:6.2f} win/s "

@@ -32,6 +32,7 @@ from datamodules.errors import SemcolorError
 from datamodules.registry import dataset_name_of
 from lightning_modules.base import SemcolorModule
 from lightning_modules.callbacks import MetricsTable, SampleGrid
+from lightning_modules.cpu_memory import keep_freed_memory
 from lightning_modules.registry import UnknownNameError, check_method, method_class, method_name_of
 
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
@@ -317,6 +318,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of ``semcolor`` and ``python -m lightning_modules``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     _quiet_known_warnings()
+    keep_freed_memory()  # CPU batches reuse freed buffers instead of page-faulting them (cpu_memory.py)
     try:
         SemcolorCLI(args=expand_names(argv))
     except SemcolorError as exc:

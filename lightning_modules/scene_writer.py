@@ -11,7 +11,7 @@ aligned with the GeoTIFF's internal tiles, so no compressed tile is ever rewritt
 moves down. Memory: ``(bands + 1) * 4 * tile * width`` bytes of accumulator plus twice ``bands *
 block * width`` of output rows, whatever the scene's height (rows are converted a band of columns at a
 time, so no other scene-wide temporaries); GDAL's block cache is capped (``gdal_cache_mb``) and, on
-glibc, heap fragmentation is kept in check (``trim_memory``), so neither grows with the scene.
+glibc, free heap pages are returned after each block row (``trim_memory``), so neither grows with the scene.
 Lightning's own list of predictions (which would hold the whole scene,
 Lightning-AI/pytorch-lightning#15656) is switched off. Measured (benchmarks/predict_scene.py, light
 conv net, 2 CPU cores): peak RSS 1299 / 1346 / 1387 MB for 2048^2 / 4096^2 / 8192^2 scenes; the
@@ -60,6 +60,7 @@ from rasterio.windows import Window
 
 from datamodules.errors import SemcolorError
 from lightning_modules.blending import BLEND_MODES, BlendMode, BlendWeights
+from lightning_modules.cpu_memory import keep_freed_memory, release_free_memory
 
 OutputDtype = Literal["uint8", "uint16", "float32"]
 COMPRESSIONS = ("deflate", "lzw", "zstd", "none")
@@ -82,41 +83,6 @@ def check_output(path: str | Path, overwrite: bool = False) -> Path:
         raise OutputError(f"OUTPUT '{p}' exists; remove it or pass overwrite=True "
                           f"(CLI: --trainer.callbacks.init_args.overwrite=true)")
     return p
-
-
-def _glibc() -> Any:
-    """glibc through ctypes on Linux (None elsewhere or on other C libraries).
-
-    Hand-written because no library exposes ``mallopt`` / ``malloc_trim``: with glibc's *dynamic* mmap
-    threshold, once a multi-MB buffer is freed, later buffers up to that size (batches, predictions,
-    GDAL's write buffers) come from the heap, which fragments, and the process's RSS crept up with the
-    number of windows: +15% at 8192^2 measured here, none without GDAL writes or with a fixed threshold.
-    """
-    import ctypes
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return None
-    try:  # not ctypes.util.find_library: it forks ldconfig, whose RSS would count as ours
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
-    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
-
-
-_LIBC = _glibc()
-_M_MMAP_THRESHOLD = -3  # mallopt parameter number in glibc's malloc.h
-
-
-def _flat_malloc() -> None:
-    """Fix glibc's mmap threshold at 128 KiB: larger buffers are mapped and unmapped, never heaped."""
-    if _LIBC is not None:
-        _LIBC.mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
-
-
-def _trim() -> None:
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
 
 
 @contextlib.contextmanager
@@ -153,10 +119,10 @@ class SceneWriter(BasePredictionWriter):
         seams: also print the seam ratio of the written scene (boundary / interior gradient, 1 =
             invisible; :mod:`lightning_modules.seams`). Both scores re-read OUTPUT after the predict
             loop, streamed; they are not counted in the windows/s figures.
-        trim_memory: keep the process's RSS flat on glibc: fix malloc's mmap threshold at 128 KiB for
-            the rest of the process (``mallopt``; large buffers go back to the OS when freed) and
-            ``malloc_trim`` after every written block row. Without it heap fragmentation made RSS grow
-            with the number of windows (see ``_glibc``).
+        trim_memory: on glibc, let batches reuse freed buffers (:func:`~lightning_modules.cpu_memory.
+            keep_freed_memory`) and, after a written block row, return the heap's free pages to the OS
+            when more than 256 MB are free (:func:`~lightning_modules.cpu_memory.release_free_memory`):
+            RSS stays within that of what is in use, whatever the number of windows.
     """
 
     #: columns converted at a time when rows are finished (bounds the temporaries)
@@ -216,7 +182,7 @@ class SceneWriter(BasePredictionWriter):
         # the predictions of a scene must not pile up in Trainer.predict's return list
         trainer.predict_loop.return_predictions = False
         if self.trim_memory:
-            _flat_malloc()
+            keep_freed_memory()  # batches reuse freed buffers (no page faults); trimmed per block row
         self._gdal_cache = rasterio.env.get_gdal_config("GDAL_CACHEMAX")  # restored at the end
         rasterio.env.set_gdal_config("GDAL_CACHEMAX", int(self.gdal_cache_mb) * 2**20)
         self.scene, self.grid = dm.scene, dm.grid
@@ -473,7 +439,7 @@ class SceneWriter(BasePredictionWriter):
         self._buf_row0 += self._buf_fill
         self._buf_fill = 0
         if self.trim_memory:
-            _trim()  # keep RSS flat: see _glibc
+            release_free_memory()  # keep RSS flat: heap fragmentation made it grow with the scene
 
     # ------------------------------------------------------------------------------------------------
     # the end: close, merge ranks, COG, rename
