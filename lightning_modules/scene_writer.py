@@ -13,9 +13,13 @@ block * width`` of output rows, whatever the scene's height (rows are converted 
 time, so no other scene-wide temporaries); GDAL's block cache is capped (``gdal_cache_mb``) and, on
 glibc, free heap pages are returned after each block row (``trim_memory``), so neither grows with the scene.
 Lightning's own list of predictions (which would hold the whole scene,
-Lightning-AI/pytorch-lightning#15656) is switched off. Measured (benchmarks/predict_scene.py, light
-conv net, 2 CPU cores): peak RSS 1299 / 1346 / 1387 MB for 2048^2 / 4096^2 / 8192^2 scenes; the
-growth is the width-proportional strip and GDAL's capped cache filling up.
+Lightning-AI/pytorch-lightning#15656) is switched off. Measured 2026-11-21 (benchmarks/predict_scene.py,
+2 quiet CPU cores, 256 px windows, overlap 64, deflate): peak RSS 1203 / 1292 MB for 2048^2 / 8192^2
+scenes with the light conv net (1.07x), 1320 / 1356 / 1394 MB for 2048^2 / 4096^2 / 8192^2 with the
+U-Net (1.055x); the growth is the width-proportional strip and GDAL's capped cache filling up.
+Throughput of the whole path over the bare forward: U-Net 0.96 / 0.93 / 1.03 (about 19 windows/s);
+light conv net 0.76-0.82 (85 windows/s: reading, blending and compressing cost about 2 ms per window,
+which on 2 cores competes with the model for the same CPUs).
 
 Output: a tiled, compressed GeoTIFF with the input's CRS, transform and nodata and the selected input
 bands' descriptions (when the model returns as many bands as were selected; else R, G, B for three
