@@ -54,37 +54,43 @@ def keep_freed_memory(threshold: int = DEFAULT_THRESHOLD) -> bool:
     return bool(_LIBC.mallopt(_M_TRIM_THRESHOLD, int(threshold)) == 1 and ok)
 
 
-class _MallInfo2(ctypes.Structure):
-    """glibc's ``struct mallinfo2`` (glibc >= 2.33): heap statistics in size_t fields."""
-
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
-                 "keepcost")]
-
-
-def free_heap_bytes() -> int | None:
-    """Bytes free inside the main heap (``mallinfo2().fordblks``), or None where glibc cannot say."""
-    fn = getattr(_LIBC, "mallinfo2", None)
-    if fn is None:
+def resident_bytes() -> int | None:
+    """This process's resident set size now (``/proc/self/statm``), or None where there is no procfs."""
+    try:
+        resident_pages = int(open("/proc/self/statm").read().split()[1])
+    except (OSError, IndexError, ValueError):
         return None
-    fn.restype = _MallInfo2
-    return int(fn().fordblks)
+    return resident_pages * os.sysconf("SC_PAGE_SIZE")
 
 
-def release_free_memory(above: int = 256 << 20) -> bool:
-    """Return the heap's free pages to the OS (``malloc_trim(0)``) when more than ``above`` bytes are free
-    (always where glibc cannot say how much is free). Returns whether it trimmed.
+class HeapTrimmer:
+    """Return the heap's free pages to the OS (``malloc_trim(0)``) when the process's RSS has grown more
+    than ``slack`` bytes above its level at the first call or after the last trim.
 
-    The whole-scene writer calls it after each written block row: RSS then stays within ``above`` of what
-    is in use, whatever the scene size, while the batches' buffers are not unmapped and faulted back in
-    on every block row (measured: trimming every block row cost 10% of the predict throughput)."""
-    if _LIBC is None:
-        return False
-    free = free_heap_bytes()
-    if free is not None and free <= above:
-        return False
-    _LIBC.malloc_trim(0)
-    return True
+    The whole-scene writer calls one after each written block row: RSS then stays within ``slack`` of a
+    level set once the batches' buffers exist, whatever the scene size, while those buffers are not
+    unmapped and faulted back in on every block row (trimming every block row cost 10% of the predict
+    throughput of the light benchmark net). The first call only records the level. Without procfs it
+    trims on every call.
+    """
+
+    def __init__(self, slack: int = 256 << 20) -> None:
+        self.slack = slack
+        self.level: int | None = None
+        self.trims = 0
+
+    def __call__(self) -> bool:
+        if _LIBC is None:
+            return False
+        rss = resident_bytes()
+        if rss is not None and (self.level is None or rss - self.level <= self.slack):
+            if self.level is None:
+                self.level = rss
+            return False
+        _LIBC.malloc_trim(0)
+        self.trims += 1
+        self.level = resident_bytes()
+        return True
 
 
-__all__ = ["DEFAULT_THRESHOLD", "free_heap_bytes", "keep_freed_memory", "release_free_memory"]
+__all__ = ["DEFAULT_THRESHOLD", "HeapTrimmer", "keep_freed_memory", "resident_bytes"]

@@ -64,7 +64,7 @@ from rasterio.windows import Window
 
 from datamodules.errors import SemcolorError
 from lightning_modules.blending import BLEND_MODES, BlendMode, BlendWeights
-from lightning_modules.cpu_memory import keep_freed_memory, release_free_memory
+from lightning_modules.cpu_memory import HeapTrimmer, keep_freed_memory
 
 OutputDtype = Literal["uint8", "uint16", "float32"]
 COMPRESSIONS = ("deflate", "lzw", "zstd", "none")
@@ -125,8 +125,8 @@ class SceneWriter(BasePredictionWriter):
             loop, streamed; they are not counted in the windows/s figures.
         trim_memory: on glibc, let batches reuse freed buffers (:func:`~lightning_modules.cpu_memory.
             keep_freed_memory`) and, after a written block row, return the heap's free pages to the OS
-            when more than 256 MB are free (:func:`~lightning_modules.cpu_memory.release_free_memory`):
-            RSS stays within that of what is in use, whatever the number of windows.
+            when RSS has grown 256 MB since the last time (:class:`~lightning_modules.cpu_memory.
+            HeapTrimmer`): RSS stays flat whatever the number of windows.
     """
 
     #: columns converted at a time when rows are finished (bounds the temporaries)
@@ -185,8 +185,9 @@ class SceneWriter(BasePredictionWriter):
         check_output(self.output, self.overwrite)
         # the predictions of a scene must not pile up in Trainer.predict's return list
         trainer.predict_loop.return_predictions = False
+        self._trimmer = HeapTrimmer() if self.trim_memory else None
         if self.trim_memory:
-            keep_freed_memory()  # batches reuse freed buffers (no page faults); trimmed per block row
+            keep_freed_memory()  # batches reuse freed buffers (no page faults); trimmed when RSS grows
         self._gdal_cache = rasterio.env.get_gdal_config("GDAL_CACHEMAX")  # restored at the end
         rasterio.env.set_gdal_config("GDAL_CACHEMAX", int(self.gdal_cache_mb) * 2**20)
         self.scene, self.grid = dm.scene, dm.grid
@@ -442,8 +443,8 @@ class SceneWriter(BasePredictionWriter):
                         window=Window(0, self._buf_row0, self.grid.width, self._buf_fill))
         self._buf_row0 += self._buf_fill
         self._buf_fill = 0
-        if self.trim_memory:
-            release_free_memory()  # keep RSS flat: heap fragmentation made it grow with the scene
+        if self._trimmer is not None:
+            self._trimmer()  # keep RSS flat: heap fragmentation made it grow with the scene
 
     # ------------------------------------------------------------------------------------------------
     # the end: close, merge ranks, COG, rename

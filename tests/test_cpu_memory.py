@@ -18,13 +18,18 @@ def test_keep_freed_memory_applies_and_can_be_switched_off(monkeypatch):
 
 
 @glibc
-def test_release_trims_only_above_the_bound():
-    if cpu_memory.free_heap_bytes() is None:
-        pytest.skip("glibc without mallinfo2")
+def test_trimmer_trims_only_when_rss_grew_past_the_slack():
+    if cpu_memory.resident_bytes() is None:
+        pytest.skip("no /proc/self/statm")
     cpu_memory.keep_freed_memory()
-    blocks = [np.ones(2_000_000) for _ in range(20)]  # 16 MB each: heap memory under the raised thresholds
-    del blocks
-    assert cpu_memory.free_heap_bytes() > 100 << 20  # freed, kept by the heap for reuse
-    assert cpu_memory.release_free_memory(above=1 << 40) is False
-    assert cpu_memory.release_free_memory(above=0) is True
-    assert cpu_memory.free_heap_bytes() < 100 << 20
+    cpu_memory._LIBC.malloc_trim(0)  # start from a heap without resident free memory (earlier tests')
+    trim = cpu_memory.HeapTrimmer(slack=150 << 20)
+    assert trim() is False and trim.level is not None  # the first call records the level
+    blocks = [np.ones(2_000_000) for _ in range(25)]  # 400 MB touched: heap memory under the raised thresholds
+    del blocks  # freed but kept resident by the heap, for reuse
+    high = cpu_memory.resident_bytes()
+    assert high - trim.level > 300 << 20
+    assert cpu_memory.HeapTrimmer(slack=1 << 40)() is False
+    assert trim() is True and trim.trims == 1
+    assert cpu_memory.resident_bytes() < high - (300 << 20)  # the free pages went back to the OS
+    assert trim() is False  # nothing grew since
