@@ -25,8 +25,17 @@ exercises the mask path. Files are cached in ``--workdir`` and reused.
 
 Usage::
 
-    .venv/bin/python benchmarks/predict_scene.py [--sizes 2048 4096 8192] [--model conv|unet]
-        [--tile 256] [--overlap 64] [--batch-size 8] [--workers 1] [--blend linear] [--seams]
+    .venv/bin/python benchmarks/predict_scene.py [--sizes 2048 4096 8192] [--model conv|unet|secbnet]
+        [--tile 256] [--overlap 64] [--batch-size 8] [--workers 1] [--blend linear] [--compress deflate]
+        [--seams] [--glibc-malloc]
+
+Measured 2026-11-21 on 2 quiet CPU cores (deflate, linear blending), predict path / bare forward and
+peak RSS relative to 2048^2:
+  unet     2048/4096/8192: 0.96 / 0.93 / 1.03 (~19 windows/s), RSS 1.000 / 1.027 / 1.055x
+  conv     2048/8192: 0.82 / 0.81 (~87 windows/s), RSS 1.000 / 1.079x
+The light conv net needs ~10 ms per window, so the ~2 ms per window of reading, blending and
+compressing (the same CPU cores) shows; with glibc's malloc defaults (--glibc-malloc) the same net ran
+at 29 windows/s (page faults on every batch: lightning_modules/cpu_memory.py).
 """
 
 from __future__ import annotations
@@ -114,6 +123,14 @@ def build_model(kind: str):
     from lightning_modules.base import ImageToImageModule
 
     torch.manual_seed(0)
+    if kind == "secbnet":  # the paper's generator (Fig. 2a widths, 32.3 M parameters) without the seg branch
+        import warnings
+
+        from lightning_modules.secbnet import SECBNet
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return SECBNet(seg_depth=None).eval()
     if kind == "unet":
         from lightning_modules.unet import UNetBaseline
 
@@ -251,7 +268,9 @@ def _child(args: list[str]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[2048, 4096, 8192])
-    ap.add_argument("--model", choices=("conv", "unet"), default="conv")
+    ap.add_argument("--model", choices=("conv", "unet", "secbnet"), default="conv",
+                    help="conv: a light stand-in that stresses the I/O path; unet: smp U-Net (resnet18, slim "
+                         "decoder); secbnet: the paper's generator (use --overlap 100, its R)")
     ap.add_argument("--tile", type=int, default=256)
     ap.add_argument("--overlap", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=8)

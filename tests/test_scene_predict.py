@@ -195,6 +195,10 @@ def test_cog_output(tmp_path):
         assert res.crs.to_epsg() == 32650 and res.nodata == 0 and res.descriptions == ("R", "G", "B")
         np.testing.assert_array_equal(res.read(), expected_uint8(data))
     assert leftovers(tmp_path) == []
+    from rio_cogeo.cogeo import cog_validate  # what `rio cogeo validate` runs
+
+    valid, errors, _ = cog_validate(str(out), quiet=True)
+    assert valid and not errors, errors
 
 
 # ----------------------------------------------------------------------------------------------
