@@ -33,6 +33,7 @@ Measured 2026-11-21 on 2 quiet CPU cores (deflate, linear blending), predict pat
 peak RSS relative to 2048^2:
   unet     2048/4096/8192: 0.96 / 0.93 / 1.03 (~19 windows/s), RSS 1.000 / 1.027 / 1.055x
   conv     2048/8192: 0.82 / 0.81 (~87 windows/s), RSS 1.000 / 1.079x
+  secbnet  2048 (paper widths, --overlap 100, random weights): 0.99 (1.1 windows/s), peak RSS 3.3 GB
 The light conv net needs ~10 ms per window, so the ~2 ms per window of reading, blending and
 compressing (the same CPU cores) shows; with glibc's malloc defaults (--glibc-malloc) the same net ran
 at 29 windows/s (page faults on every batch: lightning_modules/cpu_memory.py).
