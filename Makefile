@@ -8,6 +8,7 @@ CLI := $(PY) -m lightning_modules
 
 METHOD ?=
 DATA ?= embedded
+SIZE ?= 2048
 TRAINER ?=
 ARGS ?=
 CKPT ?=
@@ -18,7 +19,7 @@ OUTPUT ?=
 TRAINER_FLAG := $(if $(TRAINER),--trainer_config $(TRAINER),)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train eval predict smoke test test-full sweep agent clean distclean
+.PHONY: help setup train eval predict scene smoke test test-full sweep agent clean distclean
 
 help: ## List every target with its variables
 	@echo "semcolor: make <target> [VAR=value ...]"
@@ -48,6 +49,9 @@ predict: $(STAMP) ## Balance the GeoTIFF INPUT with CKPT (path or last) of METHO
 	@ckpt='$(CKPT)'; if [ "$$ckpt" = last ]; then ckpt=$$(ls -t $${SEMCOLOR_CKPTS:-ckpts}/'$(METHOD)'/'$(DATA)'-*/last.ckpt 2>/dev/null | head -n1); \
 	  test -n "$$ckpt" || { echo "make predict: CKPT=last: no run of '$(METHOD)' on '$(DATA)' with a last.ckpt"; exit 2; }; fi; \
 	  set -x; $(CLI) predict --method '$(METHOD)' --data '$(DATA)' --ckpt_path "$$ckpt" $(TRAINER_FLAG) --config experiments/trainer/predict.yaml --data.init_args.input='$(INPUT)' --trainer.callbacks.init_args.output='$(OUTPUT)' $(ARGS)
+
+scene: $(STAMP) ## Write an embedded SIZE x SIZE scene (default 2048) as input/target GeoTIFFs under data/scenes, to try make predict on
+	$(PY) -m datamodules.embedded_geotiff --size '$(SIZE)'
 
 smoke: $(STAMP) ## fast_dev_run of every method x dataset config (CI smoke on tiny subsets)
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_experiments.py -m "slow or not slow"

@@ -17,11 +17,10 @@ it) and of its DataLoader workers, if any (``RUSAGE_CHILDREN``) is reported per 
 within 1.1x of the 2048^2 peak. Optionally (``--seams``) the smallest scene is also predicted with
 every blend mode and scored: seam ratio, and PSNR/SSIM against the generator's balanced target.
 
-Scenes come from the embedded generator (:func:`datamodules.embedded.make_scene`). Generating an 8192^2
-scene in one piece needs about 16 GB here, so the scenes are mosaics of 2048^2 generated scenes (seeds
-0..15, generated one at a time and written by windows, in a separate process before any measurement):
-the 8192 scene is all 4 x 4, the 4096 and 2048 scenes are its top-left 2 x 2 and 1 x 1 tiles. A nodata triangle in the top-left corner
-exercises the mask path. Files are cached in ``--workdir`` and reused.
+Scenes come from :func:`datamodules.embedded_geotiff.write_scene_pair` (what ``make scene`` writes):
+mosaics of 2048^2 generated scenes, generated one at a time in a separate process before any measurement,
+with a nodata triangle in the top-left corner that exercises the mask path. Files are cached in
+``--workdir`` and reused.
 
 Usage::
 
@@ -54,64 +53,19 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from datamodules.embedded_geotiff import scene_paths  # noqa: E402
+
 TILE = 2048  # side of one generated scene in the mosaics
-CRS = "EPSG:32650"
 
 
 # ----------------------------------------------------------------------------------------------
 # scenes
 # ----------------------------------------------------------------------------------------------
 def generate(workdir: Path, size: int) -> None:
-    """Write ``input_{size}.tif`` and ``target_{size}.tif`` (child process: memory is released on exit)."""
-    import numpy as np
-    import rasterio
-    from rasterio.transform import from_origin
-    from rasterio.windows import Window
+    """Write the ``size``^2 input / target pair (child process: memory is released on exit)."""
+    from datamodules.embedded_geotiff import write_scene_pair
 
-    from datamodules.embedded import make_scene
-
-    n = size // TILE
-    prof = dict(driver="GTiff", width=size, height=size, count=3, dtype="uint8", crs=CRS,
-                transform=from_origin(716000.0, 2470000.0, 2.0, 2.0), tiled=True, blockxsize=256,
-                blockysize=256, compress="deflate", predictor=2, photometric="RGB")
-    tmp_in, tmp_tg = workdir / f".input_{size}.tif", workdir / f".target_{size}.tif"
-    with rasterio.open(tmp_in, "w", nodata=0, **prof) as di, rasterio.open(tmp_tg, "w", **prof) as dt:
-        for b, name in enumerate(("R", "G", "B"), start=1):
-            di.set_band_description(b, name)
-            dt.set_band_description(b, name)
-        for i in range(n):
-            for j in range(n):
-                sc = make_scene(TILE, seed=i * 4 + j, variant="balance")
-                x = np.ascontiguousarray(sc["input"].transpose(2, 0, 1))
-                x[x == 0] = 1  # 0 is the nodata value
-                if i == j == 0:  # nodata triangle in the scene's corner
-                    yy, xx = np.mgrid[0:TILE, 0:TILE]
-                    x[:, yy + xx < 300] = 0
-                win = Window(j * TILE, i * TILE, TILE, TILE)
-                di.write(x, window=win)
-                dt.write(np.ascontiguousarray(sc["target"].transpose(2, 0, 1)), window=win)
-                del sc, x
-                print(f"  generated tile {i * n + j + 1}/{n * n} of the {size}^2 scene", flush=True)
-    os.replace(tmp_in, workdir / f"input_{size}.tif")
-    os.replace(tmp_tg, workdir / f"target_{size}.tif")
-
-
-def crop(workdir: Path, size: int, big: int) -> None:
-    """Write the top-left ``size``^2 of the ``big``^2 scene files, block row by block row."""
-    import rasterio
-    from rasterio.windows import Window
-
-    for kind in ("input", "target"):
-        with rasterio.open(workdir / f"{kind}_{big}.tif") as src:
-            prof = dict(src.profile, width=size, height=size)
-            tmp = workdir / f".{kind}_{size}.tif"
-            with rasterio.open(tmp, "w", **prof) as dst:
-                for b, d in enumerate(src.descriptions, start=1):
-                    dst.set_band_description(b, d)
-                for y in range(0, size, 256):
-                    win = Window(0, y, size, min(256, size - y))
-                    dst.write(src.read(window=win), window=win)
-        os.replace(tmp, workdir / f"{kind}_{size}.tif")
+    write_scene_pair(workdir, size, progress=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -286,13 +240,9 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "semcolor-bench")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--generate", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--crop", type=int, nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.generate:
         generate(a.workdir, a.generate)
-        return
-    if a.crop:
-        crop(a.workdir, *a.crop)
         return
     if a.child:
         cfg = json.loads(a.child)
@@ -303,19 +253,15 @@ def main() -> None:
     a.workdir.mkdir(parents=True, exist_ok=True)
     if a.glibc_malloc:
         os.environ["SEMCOLOR_MALLOC"] = "default"  # inherited by the measuring children
-    if any(size % TILE for size in a.sizes):
-        raise SystemExit(f"sizes must be multiples of {TILE}")
-    big = max(a.sizes)
-    if not (a.workdir / f"input_{big}.tif").is_file():
-        print(f"generating the {big}^2 scene in a separate process ...", flush=True)
-        t = time.perf_counter()
-        subprocess.run([sys.executable, __file__, "--generate", str(big), "--workdir", str(a.workdir)],
-                       check=True, cwd=ROOT)
-        print(f"  done in {time.perf_counter() - t:.0f} s", flush=True)
-    for size in sorted(set(a.sizes) - {big}):
-        if not (a.workdir / f"input_{size}.tif").is_file():
-            subprocess.run([sys.executable, __file__, "--crop", str(size), str(big), "--workdir", str(a.workdir)],
+    if any(size > TILE and size % TILE for size in a.sizes):
+        raise SystemExit(f"sizes above {TILE} must be multiples of {TILE}")
+    for size in sorted(set(a.sizes)):
+        if not all(p.is_file() for p in scene_paths(a.workdir, size)):
+            print(f"generating the {size}^2 scene in a separate process ...", flush=True)
+            t = time.perf_counter()
+            subprocess.run([sys.executable, __file__, "--generate", str(size), "--workdir", str(a.workdir)],
                            check=True, cwd=ROOT)
+            print(f"  done in {time.perf_counter() - t:.0f} s", flush=True)
 
     load = os.getloadavg()
     print(f"\nmachine: {os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
@@ -324,7 +270,7 @@ def main() -> None:
           f"blend={a.blend} compress={a.compress} malloc={'glibc defaults' if a.glibc_malloc else 'keep freed memory'}\n")
     rows = []
     for size in sorted(set(a.sizes)):
-        cfg = {"size": size, "input": str(a.workdir / f"input_{size}.tif"), "target": str(a.workdir / f"target_{size}.tif"),
+        cfg = {"size": size, "input": str(scene_paths(a.workdir, size)[0]), "target": str(scene_paths(a.workdir, size)[1]),
                "output": str(a.workdir / f"output_{size}.tif"), "model": a.model, "tile": a.tile,
                "overlap": a.overlap, "batch_size": a.batch_size, "workers": a.workers, "blend": a.blend,
                "compress": a.compress}
@@ -343,7 +289,7 @@ def main() -> None:
           ", ".join(f"{r['size']}^2: {r['predict_wps'] / r['bare_wps']:.3f}x" for r in rows))
     if a.seams:
         size = min(a.sizes)
-        cfg = {"size": size, "input": str(a.workdir / f"input_{size}.tif"), "target": str(a.workdir / f"target_{size}.tif"),
+        cfg = {"size": size, "input": str(scene_paths(a.workdir, size)[0]), "target": str(scene_paths(a.workdir, size)[1]),
                "output": str(a.workdir / f"output_{size}.tif"), "model": a.model, "tile": a.tile,
                "overlap": a.overlap, "batch_size": a.batch_size, "workers": a.workers, "blend": a.blend,
                "seams": True}
