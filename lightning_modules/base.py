@@ -130,9 +130,14 @@ class ImageToImageModule(SemcolorModule):
         """Network output -> RGB in [0, 1] for metrics and pictures."""
         return output.clamp(0, 1)
 
+    def forward_batch(self, batch: dict[str, Any]) -> Tensor:
+        """The output for a batch in every step; methods whose forward needs more than ``batch["input"]``
+        (e.g. the nodata mask) override this."""
+        return self(batch["input"])
+
     # -- steps ----------------------------------------------------------------------------------------
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        output = self(batch["input"])
+        output = self.forward_batch(batch)
         losses = self.compute_loss(output, batch)
         bs = batch["input"].shape[0]
         self.log_dict({f"train_{k}": v for k, v in losses.items()}, prog_bar=True, batch_size=bs)
@@ -142,13 +147,15 @@ class ImageToImageModule(SemcolorModule):
         return losses["loss"]
 
     def _evaluate(self, batch: dict[str, Any], stage: str) -> dict[str, Tensor]:
-        output = self(batch["input"])
+        """Loss, metrics and the identity baseline of one batch; pixels a batch marks as nodata
+        (``batch["valid"]`` False) are scored as perfect for both (:func:`score_valid_only`)."""
+        output = self.forward_batch(batch)
         losses = self.compute_loss(output, batch)
         bs = batch["input"].shape[0]
         self.log_dict({f"{stage}_{k}": v for k, v in losses.items()}, sync_dist=True, batch_size=bs)
         metrics, identity = getattr(self, f"{stage}_metrics"), getattr(self, f"{stage}_identity")
-        metrics.update(self.to_rgb(output), batch["target"])
-        identity.update(self.identity(batch), batch["target"])
+        metrics.update(score_valid_only(self.to_rgb(output), batch), batch["target"])
+        identity.update(score_valid_only(self.identity(batch), batch), batch["target"])
         self.log_dict(metrics, batch_size=bs, prog_bar=stage == "val")
         self.log_dict(identity, batch_size=bs)
         return {"output": output}
@@ -160,8 +167,7 @@ class ImageToImageModule(SemcolorModule):
         return self._evaluate(batch, "test")
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> Tensor:
-        x = batch["input"] if isinstance(batch, dict) else batch
-        return self.to_rgb(self(x))
+        return self.to_rgb(self.forward_batch(batch) if isinstance(batch, dict) else self(batch))
 
     def sample_panels(self, batch: dict[str, Any], output: Tensor) -> list[Tensor]:
         return [self.identity(batch), self.to_rgb(output), batch["target"]]
@@ -175,6 +181,15 @@ class ImageToImageModule(SemcolorModule):
             return optimizer
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=hp.lr_step_epochs, gamma=hp.lr_gamma)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+
+def score_valid_only(output: Tensor, batch: dict[str, Any]) -> Tensor:
+    """``output`` with the pixels outside ``batch["valid"]`` (``(N, H, W)`` bool) replaced by the target, so
+    nodata neither trains nor scores; unchanged when the batch has no mask (or no target)."""
+    valid = batch.get("valid") if isinstance(batch, dict) else None
+    if valid is None or "target" not in batch:
+        return output
+    return torch.where(valid[:, None].bool(), output, batch["target"])
 
 
 def class_palette(num_classes: int) -> Tensor:

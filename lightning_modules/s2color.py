@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lightning_modules.base import ImageToImageModule
+from lightning_modules.base import ImageToImageModule, score_valid_only
 from networks.perceptual import VGGFeatures, feature_mse
 
 __all__ = [
@@ -57,7 +57,6 @@ __all__ = [
     "laplacian_loss",
     "check_loss_weights",
     "RenderingMixin",
-    "apply_valid",
 ]
 
 def check_loss_weights(lambda_m: float, lambda_l: float, lambda_f: float, tol: float = 1e-6) -> None:
@@ -123,15 +122,6 @@ class S2ColorLoss(nn.Module):
         return {"loss": loss, **terms}
 
 
-def apply_valid(output: Tensor, batch: dict[str, Any]) -> Tensor:
-    """``output`` with pixels outside ``batch["valid"]`` (``(N, H, W)`` bool) replaced by the target, so
-    nodata neither trains nor scores; unchanged when the batch has no mask."""
-    valid = batch.get("valid") if isinstance(batch, dict) else None
-    if valid is None or "target" not in batch:
-        return output
-    return torch.where(valid[:, None].bool(), output, batch["target"])
-
-
 class RenderingMixin:
     """What the 16-bit renderers (``s2color``, ``stretch_tile``, ``stretch_global``) share: the input
     scaling they expect, nodata handling, and the mosaic-consistency check run at ``test`` time
@@ -151,26 +141,17 @@ class RenderingMixin:
         """The output for input ``x`` (``valid``: ``(N, H, W)`` nodata mask, for renderers that use it)."""
         return self(x)  # type: ignore[operator]
 
-    def _evaluate(self, batch: dict[str, Any], stage: str) -> dict[str, Tensor]:
-        """:meth:`ImageToImageModule._evaluate` through :meth:`render`, with nodata (``batch["valid"]``
-        False) scored as perfect in the metrics too (the base class has no mask hook; training metrics
-        stay unmasked)."""
-        output = self.render(batch["input"], batch.get("valid"))
-        losses = self.compute_loss(output, batch)  # type: ignore[attr-defined]
-        bs = batch["input"].shape[0]
-        self.log_dict({f"{stage}_{k}": v for k, v in losses.items()}, sync_dist=True, batch_size=bs)  # type: ignore[attr-defined]
-        metrics, identity = getattr(self, f"{stage}_metrics"), getattr(self, f"{stage}_identity")
-        metrics.update(apply_valid(self.to_rgb(output), batch), batch["target"])  # type: ignore[attr-defined]
-        identity.update(apply_valid(self.identity(batch), batch), batch["target"])  # type: ignore[attr-defined]
-        self.log_dict(metrics, batch_size=bs, prog_bar=stage == "val")  # type: ignore[attr-defined]
-        self.log_dict(identity, batch_size=bs)  # type: ignore[attr-defined]
-        return {"output": output}
+    def forward_batch(self, batch: dict[str, Any]) -> Tensor:
+        """Every step renders through :meth:`render`, which may use the batch's nodata mask; the base
+        class scores nodata as perfect (:func:`~lightning_modules.base.score_valid_only`)."""
+        return self.render(batch["input"], batch.get("valid"))
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         """RGB in [0, 1] for float input scaled as :attr:`input_scaling` says; nodata (``valid`` False) -> 0."""
-        x = batch["input"] if isinstance(batch, dict) else batch
-        valid = batch.get("valid") if isinstance(batch, dict) else None
-        out = self.to_rgb(self.render(x, valid))  # type: ignore[attr-defined]
+        if not isinstance(batch, dict):
+            return self.to_rgb(self.render(batch))  # type: ignore[attr-defined]
+        valid = batch.get("valid")
+        out = self.to_rgb(self.forward_batch(batch))  # type: ignore[attr-defined]
         return out * valid[:, None].to(out.dtype) if valid is not None else out
 
     def configure_callbacks(self) -> list[Any]:
@@ -245,7 +226,7 @@ class S2Color(RenderingMixin, ImageToImageModule):
                                      hp.vgg_weights, hp.laplacian_kernel)
 
     def compute_loss(self, output: Tensor, batch: dict[str, Any]) -> dict[str, Tensor]:
-        return self.criterion(apply_valid(output, batch), batch["target"])
+        return self.criterion(score_valid_only(output, batch), batch["target"])
 
     def to_rgb(self, output: Tensor) -> Tensor:
         return output.clamp(0, 1)

@@ -31,8 +31,8 @@ from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 
 from datamodules.errors import SemcolorError
-from lightning_modules.base import ImageToImageModule
-from lightning_modules.s2color import RenderingMixin, apply_valid
+from lightning_modules.base import ImageToImageModule, score_valid_only
+from lightning_modules.s2color import RenderingMixin
 
 __all__ = ["PerTileStretch", "GlobalStretch", "linear_stretch", "tile_percentiles", "histogram_quantile"]
 
@@ -78,7 +78,7 @@ class _Stretch(RenderingMixin, ImageToImageModule):
 
     def compute_loss(self, output: Tensor, batch: dict[str, Any]) -> dict[str, Tensor]:
         """L1 to the target (logged as ``val_loss`` / ``test_loss``), nodata excluded."""
-        return {"loss": self.pixel_loss(apply_valid(output, batch), batch["target"])}
+        return {"loss": self.pixel_loss(score_valid_only(output, batch), batch["target"])}
 
     def configure_optimizers(self) -> Any:
         return None  # nothing to train (Lightning warns once and runs without an optimiser)
