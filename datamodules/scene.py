@@ -134,6 +134,21 @@ class SceneGrid:
         """Rows above this are complete once window rows ``0..i`` are done (later rows start here)."""
         return self.row_starts[i + 1] if i + 1 < self.n_rows else self.height
 
+    def first_row_reaching(self, row: int) -> int:
+        """The first window row whose windows reach below scene row ``row``."""
+        return next(i for i in range(self.n_rows)
+                    if self.row_starts[i] + min(self.tile, self.height - self.row_starts[i]) > row)
+
+    def resumed(self, plan: RankPlan, row: int) -> RankPlan:
+        """``plan`` without the output rows above ``row`` (already written by an earlier run) and without
+        the window rows that only reach those."""
+        if row <= plan.own_start or plan.empty:
+            return plan
+        if row >= plan.own_end:
+            return RankPlan(plan.rank, plan.stop_row, plan.stop_row, plan.stop, plan.stop, plan.own_end, plan.own_end)
+        first = self.first_row_reaching(row)
+        return RankPlan(plan.rank, first, plan.stop_row, first * self.n_cols, plan.stop, row, plan.own_end)
+
     def partition(self, world_size: int) -> list[RankPlan]:
         """Contiguous blocks of window rows per rank, each with the halo rows reaching its own rows."""
         n = self.n_rows
@@ -145,9 +160,8 @@ class SceneGrid:
             stop_row = cores[k + 1]
             if own_end <= own_start:
                 first_row = stop_row = cores[k]
-            else:  # the first window row whose windows reach below own_start
-                first_row = next(i for i in range(n) if self.row_starts[i] + min(self.tile, self.height
-                                                                                  - self.row_starts[i]) > own_start)
+            else:
+                first_row = self.first_row_reaching(own_start)
             plans.append(RankPlan(k, first_row, stop_row, first_row * self.n_cols, stop_row * self.n_cols,
                                   own_start, own_end))
         return plans
@@ -161,9 +175,9 @@ class SceneSampler(DistributedSampler):
     yields every window in row-major order.
     """
 
-    def __init__(self, grid: SceneGrid, num_replicas: int = 1, rank: int = 0) -> None:
+    def __init__(self, grid: SceneGrid, num_replicas: int = 1, rank: int = 0, plan: RankPlan | None = None) -> None:
         super().__init__(range(len(grid)), num_replicas=num_replicas, rank=rank, shuffle=False)
-        self.plan = grid.partition(num_replicas)[rank]
+        self.plan = plan if plan is not None else grid.partition(num_replicas)[rank]
 
     def __iter__(self) -> Iterator[int]:
         return iter(range(self.plan.start, self.plan.stop))
@@ -403,6 +417,7 @@ class SceneDataModule(SemcolorDataModule):
         self._scene: SceneInfo | None = None
         self.grid: SceneGrid | None = None
         self.dataset: SceneWindows | None = None
+        self._resume_row: int | None = None
 
     @property
     def scene(self) -> SceneInfo:
@@ -438,9 +453,16 @@ class SceneDataModule(SemcolorDataModule):
         return self.grid
 
     def plan(self, rank: int = 0, world_size: int = 1) -> RankPlan:
+        """What ``rank`` predicts; without the rows before :meth:`resume_at`'s row."""
         if self.grid is None:
             raise RuntimeError("SceneDataModule.configure_for() / setup('predict') must run first")
-        return self.grid.partition(world_size)[rank]
+        plan = self.grid.partition(world_size)[rank]
+        return self.grid.resumed(plan, self._resume_row) if self._resume_row else plan
+
+    def resume_at(self, row: int | None) -> None:
+        """Skip this rank's output rows above scene row ``row`` (an earlier run wrote them; see
+        :mod:`lightning_modules.scene_resume`). Called by the writer before the loader is made."""
+        self._resume_row = row
 
     # -- Lightning ------------------------------------------------------------------------------------
     def build_dataset(self, split: str) -> Dataset:
@@ -460,7 +482,8 @@ class SceneDataModule(SemcolorDataModule):
             self.configure_for(None)
         assert self.dataset is not None and self.grid is not None
         return DataLoader(
-            self.dataset, batch_size=self.eval_batch_size, sampler=SceneSampler(self.grid, world_size, rank),
+            self.dataset, batch_size=self.eval_batch_size,
+            sampler=SceneSampler(self.grid, world_size, rank, self.plan(rank, world_size)),
             collate_fn=collate_windows, num_workers=self.num_workers, pin_memory=self.pin_memory and torch.cuda.is_available(),
         )
 

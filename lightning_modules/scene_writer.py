@@ -65,6 +65,7 @@ from rasterio.windows import Window
 from datamodules.errors import SemcolorError
 from lightning_modules.blending import BLEND_MODES, BlendMode, BlendWeights
 from lightning_modules.cpu_memory import HeapTrimmer, keep_freed_memory
+from lightning_modules.scene_resume import ChunkStore
 
 OutputDtype = Literal["uint8", "uint16", "float32"]
 COMPRESSIONS = ("deflate", "lzw", "zstd", "none")
@@ -123,6 +124,10 @@ class SceneWriter(BasePredictionWriter):
         seams: also print the seam ratio of the written scene (boundary / interior gradient, 1 =
             invisible; :mod:`lightning_modules.seams`). Both scores re-read OUTPUT after the predict
             loop, streamed; they are not counted in the windows/s figures.
+        resumable: keep finished rows as chunk files in ``.<OUTPUT name>.resume/`` next to OUTPUT, so
+            that a stopped run (error, Ctrl-C, killed job) continues where it stopped when run again with
+            the same settings (:mod:`lightning_modules.scene_resume`); the output is byte-identical.
+        chunk_rows: rows per chunk file (a multiple of ``block_size``): the most work a stop can lose.
         trim_memory: on glibc, let batches reuse freed buffers (:func:`~lightning_modules.cpu_memory.
             keep_freed_memory`) and, after a written block row, return the heap's free pages to the OS
             when RSS has grown 256 MB since the last time (:class:`~lightning_modules.cpu_memory.
@@ -147,6 +152,8 @@ class SceneWriter(BasePredictionWriter):
         target: str | None = None,
         seams: bool = False,
         trim_memory: bool = True,
+        resumable: bool = False,
+        chunk_rows: int = 2048,
     ) -> None:
         super().__init__(write_interval="batch")
         if blend not in BLEND_MODES:
@@ -157,12 +164,16 @@ class SceneWriter(BasePredictionWriter):
             raise SemcolorError(f"output dtype must be uint8, uint16 or float32, got {dtype!r}")
         if block_size <= 0 or block_size % 16:
             raise SemcolorError(f"block_size must be a positive multiple of 16, got {block_size}")
+        if chunk_rows <= 0 or chunk_rows % block_size:
+            raise SemcolorError(f"chunk_rows must be a positive multiple of block_size ({block_size}), got {chunk_rows}")
         self.output = Path(output)  # checked in setup(): see check_output
         self.blend, self.overwrite, self.cog = blend, overwrite, cog
         self.compress, self.compress_level = compress, compress_level
         self.block_size, self.dtype = block_size, dtype
         self.progress, self.gdal_cache_mb, self.trim_memory = progress, gdal_cache_mb, trim_memory
         self.target, self.seams = (None if target is None else Path(target)), seams
+        self.resumable, self.chunk_rows = resumable, chunk_rows
+        self._store: ChunkStore | None = None
         self.stats: dict[str, Any] = {}
         self._tmp: list[Path] = []
         self._dst: Any = None
@@ -177,6 +188,45 @@ class SceneWriter(BasePredictionWriter):
         check_output(self.output, self.overwrite)
         if self.target is not None and not self.target.is_file():
             raise OutputError(f"target '{self.target}' (the ground truth to score OUTPUT against) does not exist")
+        self._store = None
+        if self.resumable:
+            self._set_up_resume(trainer)
+
+    def _set_up_resume(self, trainer: Any) -> None:
+        """Find the chunks an earlier run with the same settings left, and start this rank after them.
+        Runs in ``setup``: after the DataModule's setup (the grid exists), before its loader is made."""
+        dm = trainer.datamodule
+        if dm is None or getattr(dm, "grid", None) is None or not hasattr(dm, "resume_at"):
+            raise SemcolorError("SceneWriter(resumable=True) needs a SceneDataModule")
+        self._store = ChunkStore(self.output, self.chunk_rows)
+        self._manifest = self._settings(trainer, dm)
+        row = None
+        if self._store.check(self._manifest):
+            self._store.remove_stale()
+            own = dm.grid.partition(trainer.world_size)[trainer.global_rank]
+            if not own.empty:
+                row = self._store.resume_row(own.own_start, own.own_end)
+                if self.progress and row > own.own_start:
+                    print(f"semcolor predict: rank {trainer.global_rank} resumes at row {row} (rows "
+                          f"{own.own_start}..{row} were written by an earlier run, kept in '{self._store.folder}')")
+        dm.resume_at(row)
+
+    def _settings(self, trainer: Any, dm: Any) -> dict[str, Any]:
+        """What the output rows depend on (see :mod:`lightning_modules.scene_resume`)."""
+        sc, g = dm.scene, dm.grid
+        src = Path(sc.path)
+        ckpt = getattr(trainer, "ckpt_path", None)
+        ds = dm.dataset
+        return {
+            "input": str(src.resolve()), "input_bytes": src.stat().st_size, "input_mtime_ns": src.stat().st_mtime_ns,
+            "bands": [int(b) for b in sc.bands], "height": g.height, "width": g.width, "tile": g.tile,
+            "overlap": g.overlap, "scale": None if ds is None else [float(ds.offset), float(ds.scale)],
+            "checkpoint": None if ckpt is None else str(Path(ckpt).resolve()),
+            "checkpoint_mtime_ns": Path(ckpt).stat().st_mtime_ns if ckpt and Path(ckpt).is_file() else None,
+            "blend": self.blend, "dtype": self.dtype, "compress": self.compress,
+            "compress_level": self.compress_level, "block_size": self.block_size, "chunk_rows": self.chunk_rows,
+            "world_size": trainer.world_size,
+        }
 
     def on_predict_start(self, trainer: Any, pl_module: Any) -> None:
         dm = trainer.datamodule
@@ -209,6 +259,11 @@ class SceneWriter(BasePredictionWriter):
         self._file = self._final_tmp if self.world == 1 else self._part(self.rank)
         self._origin = 0 if self.world == 1 else self.plan.own_start  # scene row of the file's row 0
         self._file_height = self.grid.height if self.world == 1 else self.plan.own_end - self.plan.own_start
+        if self._store is not None:  # rows go to chunk files; the plan may start after earlier chunks
+            own = self.grid.partition(self.world)[self.rank]
+            self._origin, self._file_height = own.own_start, own.own_end - own.own_start
+            self._store.create(self._manifest)
+            self._chunk: tuple[int, int, Path] | None = None
         self._top = self.grid.row_starts[self.plan.first_row] if not self.plan.empty else 0
         self._next = self.plan.first_row
         self._count: dict[int, int] = {}
@@ -216,7 +271,7 @@ class SceneWriter(BasePredictionWriter):
         self._valid: np.ndarray | None = None
         self._buf: np.ndarray | None = None
         self._rows: np.ndarray | None = None  # converted final rows, reused
-        self._buf_row0 = 0  # file row of the buffer's first row
+        self._buf_row0 = 0 if self.plan.empty else self.plan.own_start - self._origin  # file row of the buffer's first row
         self._buf_fill = 0
         self._channels = 0
         self._windows = 0
@@ -259,7 +314,8 @@ class SceneWriter(BasePredictionWriter):
             self._valid = np.zeros((self.grid.tile, self.grid.width), bool)
         self._buf = np.zeros((channels, self.block_size, self.grid.width), self.dtype)
         self._scratch = np.empty((channels, self.grid.tile, self.grid.tile), np.float32)
-        self._open_file()
+        if self._store is None:
+            self._open_file()
 
     def _add(self, k: int, pred: np.ndarray, valid: np.ndarray | None) -> None:
         g = self.grid
@@ -439,12 +495,34 @@ class SceneWriter(BasePredictionWriter):
         if self._buf_fill == 0:
             return
         assert self._buf is not None
-        self._dst.write(self._buf[:, : self._buf_fill],
-                        window=Window(0, self._buf_row0, self.grid.width, self._buf_fill))
+        if self._store is not None:
+            self._write_chunk()
+        else:
+            self._dst.write(self._buf[:, : self._buf_fill],
+                            window=Window(0, self._buf_row0, self.grid.width, self._buf_fill))
         self._buf_row0 += self._buf_fill
         self._buf_fill = 0
         if self._trimmer is not None:
             self._trimmer()  # keep RSS flat: heap fragmentation made it grow with the scene
+
+    def _write_chunk(self) -> None:
+        """Resumable mode: write the buffer into its chunk file; rename the chunk when it is complete."""
+        assert self._store is not None and self._buf is not None
+        row, fill = self._origin + self._buf_row0, self._buf_fill
+        if self._dst is None:
+            a, b = self._store.bounds(row, self._origin, self._origin + self._file_height)
+            self._chunk = (a, b, self._store.tmp_path(a, b))
+            self._tmp.append(self._chunk[2])
+            with _quiet():
+                self._dst = rasterio.open(self._chunk[2], "w", **self._profile(b - a, a))
+        assert self._chunk is not None
+        a, b, tmp = self._chunk
+        self._dst.write(self._buf[:, :fill], window=Window(0, row - a, self.grid.width, fill))
+        if row + fill == b:
+            self._dst.close()
+            self._dst = None
+            os.replace(tmp, self._store.final_path(a, b))
+            self._tmp.remove(tmp)
 
     # ------------------------------------------------------------------------------------------------
     # the end: close, merge ranks, COG, rename
@@ -456,7 +534,12 @@ class SceneWriter(BasePredictionWriter):
             raise SemcolorError(
                 f"prediction stopped after window row {self._next} of {self.plan.stop_row}; the scene is "
                 f"incomplete and OUTPUT was not written (limit_predict_batches / fast_dev_run cut it short?)")
-        if self._dst is not None:
+        if self._store is not None:
+            self._write_buffer()  # completes this rank's last chunk
+            if self._buf_row0 != self._file_height or self._dst is not None:
+                self._cleanup()
+                raise RuntimeError(f"wrote {self._buf_row0} of {self._file_height} rows")
+        elif self._dst is not None:
             self._write_buffer()
             if self._buf_row0 != self._file_height:
                 self._cleanup()
@@ -468,7 +551,9 @@ class SceneWriter(BasePredictionWriter):
             trainer.strategy.barrier("scene_writer_parts")
         if self.rank == 0:
             try:
-                if self.world > 1:
+                if self._store is not None:
+                    self._copy_rows(self._store.complete())
+                elif self.world > 1:
                     self._merge()
                 result = self._final_tmp
                 if self.cog:
@@ -483,6 +568,8 @@ class SceneWriter(BasePredictionWriter):
                     raise OutputError(f"OUTPUT '{self.output}' appeared while predicting; not overwritten")
                 os.replace(result, self.output)
                 self._tmp.clear()
+                if self._store is not None:
+                    self._store.remove()
             except BaseException:
                 self._cleanup()
                 raise
@@ -518,33 +605,43 @@ class SceneWriter(BasePredictionWriter):
         return opts
 
     def _merge(self) -> None:
-        """Rank 0: copy every rank's rows into the final file, one block row at a time."""
-        g = self.grid
+        """Rank 0: copy every rank's part into the final file; delete the parts."""
         parts = []
-        for plan in g.partition(self.world):
+        for plan in self.grid.partition(self.world):
             if plan.empty:
                 continue
             path = self._part(plan.rank)
             self._tmp.append(path)
             if not path.is_file():
                 raise RuntimeError(f"rank {plan.rank} wrote no rows ({path} missing)")
-            parts.append((plan, path))
+            parts.append((plan.own_start, plan.own_end, path))
+        self._copy_rows(parts)
+        for _, _, path in parts:
+            path.unlink()
+
+    def _copy_rows(self, sources: list[tuple[int, int, Path]]) -> None:
+        """Rank 0: write the final file from files holding scene rows ``[a, b)`` (rank parts or resume
+        chunks, which must tile the scene), one block row at a time."""
+        g = self.grid
+        sources = sorted(sources)
+        ends = [0] + [b for _, b, _ in sources]
+        if not sources or any(a != e for (a, _, _), e in zip(sources, ends)) or ends[-1] != g.height:
+            raise RuntimeError(f"the rows written do not tile the scene's {g.height} rows: "
+                               f"{[(a, b) for a, b, _ in sources]}")
         with _quiet(), contextlib.ExitStack() as stack:
-            srcs = [(plan, stack.enter_context(rasterio.open(path))) for plan, path in parts]
-            self._channels = srcs[0][1].count
+            srcs = [(a, b, stack.enter_context(rasterio.open(path))) for a, b, path in sources]
+            self._channels = srcs[0][2].count
             self._tmp.append(self._final_tmp)
             dst = stack.enter_context(rasterio.open(self._final_tmp, "w", **self._profile(g.height, 0)))
             self._describe(dst)
             for y0 in range(0, g.height, self.block_size):
                 y1 = min(g.height, y0 + self.block_size)
                 block = np.empty((self._channels, y1 - y0, g.width), self.dtype)
-                for plan, src in srcs:
-                    lo, hi = max(y0, plan.own_start), min(y1, plan.own_end)
+                for a, b, src in srcs:
+                    lo, hi = max(y0, a), min(y1, b)
                     if lo < hi:
-                        block[:, lo - y0 : hi - y0] = src.read(window=Window(0, lo - plan.own_start, g.width, hi - lo))
+                        block[:, lo - y0 : hi - y0] = src.read(window=Window(0, lo - a, g.width, hi - lo))
                 dst.write(block, window=Window(0, y0, g.width, y1 - y0))
-        for _, path in parts:
-            path.unlink()
 
     # ------------------------------------------------------------------------------------------------
     # failures

@@ -287,6 +287,69 @@ def test_seams_command_compares_written_scenes(tmp_path, capsys):
     assert "nothere.tif" in capsys.readouterr().out
 
 
+class FailAt(Identity):
+    """Returns its input, but fails on forward call ``n`` (a crash part-way through a scene)."""
+
+    def __init__(self, n: int = 10**9) -> None:
+        super().__init__()
+        self.n, self.calls = n, 0
+
+    def forward(self, x):  # type: ignore[override]
+        self.calls += 1
+        if self.calls == self.n:
+            raise RuntimeError("crash part-way through the scene")
+        return x
+
+
+RESUME = {"resumable": True, "chunk_rows": 64, "block_size": 32}
+GRID = {"tile_size": 64, "overlap": 16, "batch_size": 4}
+
+
+def test_a_resumed_run_is_byte_identical_and_predicts_only_the_rest(tmp_path):
+    src = write_scene(tmp_path / "in.tif", random_scene(400, 300))
+    full = tmp_path / "full" / "out.tif"
+    full.parent.mkdir()
+    cb = predict(FailAt(), src, full, data=GRID, **RESUME)
+    n_windows = cb.stats["windows"]
+    assert not list(full.parent.glob(".*resume*"))  # the chunks are gone once OUTPUT is complete
+    out = tmp_path / "out.tif"
+    with pytest.raises(RuntimeError, match="part-way"):
+        predict(FailAt(n=8), src, out, data=GRID, **RESUME)  # 7 batches of 4 windows (of 12) done
+    assert not out.exists()
+    chunks = sorted(p.name for p in (tmp_path / ".out.tif.resume").iterdir())
+    assert "manifest.json" in chunks and any(c.startswith("rows_") for c in chunks)
+    assert not any(c.endswith(".tmp.tif") for c in chunks)  # the chunk being written was removed
+    cb = predict(FailAt(), src, out, data=GRID, **RESUME)
+    assert 0 < cb.stats["windows"] <= n_windows - 2 * 6  # the rest only: 2+ of the 8 window rows skipped
+    assert out.read_bytes() == full.read_bytes()
+    assert leftovers(tmp_path) == []
+    with rasterio.open(out) as res:
+        np.testing.assert_array_equal(res.read(), expected_uint8(random_scene(400, 300)))
+
+
+def test_resume_refuses_chunks_of_other_settings_and_writes_nothing(tmp_path):
+    src = write_scene(tmp_path / "in.tif", random_scene(400, 300))
+    out = tmp_path / "out.tif"
+    with pytest.raises(RuntimeError, match="part-way"):
+        predict(FailAt(n=8), src, out, data=GRID, **RESUME)
+    before = sorted(p.name for p in (tmp_path / ".out.tif.resume").iterdir())
+    with pytest.raises(SemcolorError, match="blend"):
+        predict(Identity(), src, out, data=GRID, blend="hann", **RESUME)
+    assert not out.exists()
+    assert sorted(p.name for p in (tmp_path / ".out.tif.resume").iterdir()) == before  # nothing lost
+    with pytest.raises(SemcolorError, match="multiple of block_size"):
+        SceneWriter(str(out), resumable=True, chunk_rows=100, block_size=32)
+
+
+def test_resumed_plan_skips_finished_rows():
+    g = SceneGrid.build(400, 300, 64, 16)
+    plan = g.partition(1)[0]
+    r = g.resumed(plan, 128)
+    assert r.own_start == 128 and r.own_end == 400 and r.stop == plan.stop
+    assert g.row_starts[r.first_row] + 64 > 128 >= g.row_starts[r.first_row - 1] + 64  # first row reaching 128
+    assert g.resumed(plan, 0) == plan
+
+
 # ----------------------------------------------------------------------------------------------
 # failures: nothing at OUTPUT
 # ----------------------------------------------------------------------------------------------
@@ -457,14 +520,15 @@ def test_cli_predict_with_the_unet_method(tmp_path, capsys):
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="gloo DDP test written for Linux")
-def test_two_process_ddp_equals_one_process(tmp_path):
+@pytest.mark.parametrize("writer", [{}, {"resumable": True, "chunk_rows": 64, "block_size": 32}], ids=["parts", "chunks"])
+def test_two_process_ddp_equals_one_process(tmp_path, writer):
     src = write_scene(tmp_path / "in.tif", smooth_scene(300, 200))
     single, double = tmp_path / "single.tif", tmp_path / "ddp.tif"
     predict(TileOffset(), src, single, data={"tile_size": 64, "overlap": 24})
     dm = SceneDataModule(str(src), tile_size=64, overlap=24, batch_size=4)
     trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", logger=False,
                          enable_progress_bar=False, enable_model_summary=False,
-                         callbacks=[SceneWriter(str(double), progress=False)])
+                         callbacks=[SceneWriter(str(double), progress=False, **writer)])
     trainer.predict(TileOffset(), datamodule=dm, return_predictions=False)
     with rasterio.open(single) as a, rasterio.open(double) as b:
         np.testing.assert_array_equal(a.read(), b.read())
