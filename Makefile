@@ -19,7 +19,7 @@ OUTPUT ?=
 TRAINER_FLAG := $(if $(TRAINER),--trainer_config $(TRAINER),)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train eval predict scene smoke test test-full sweep agent clean distclean
+.PHONY: help setup train eval predict scene export-widths smoke test test-full sweep agent clean distclean
 
 help: ## List every target with its variables
 	@echo "semcolor: make <target> [VAR=value ...]"
@@ -52,6 +52,10 @@ predict: $(STAMP) ## Balance the GeoTIFF INPUT with CKPT (path or last) of METHO
 
 scene: $(STAMP) ## Write an embedded SIZE x SIZE scene (default 2048) as input/target GeoTIFFs under data/scenes, to try make predict on
 	$(PY) -m datamodules.embedded_geotiff --size '$(SIZE)'
+
+export-widths: $(STAMP) ## Export each width of the slimseg checkpoint CKPT as a static TorchScript/torch.export network, verified against the slimmable one
+	@test -n "$(CKPT)" || { echo "make export-widths: give CKPT=<a slimseg .ckpt>"; exit 2; }
+	$(PY) -m lightning_modules.width_export '$(CKPT)' $(ARGS)
 
 smoke: $(STAMP) ## fast_dev_run of every method x dataset config (CI smoke on tiny subsets)
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_experiments.py -m "slow or not slow"
