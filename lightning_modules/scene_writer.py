@@ -11,7 +11,7 @@ aligned with the GeoTIFF's internal tiles, so no compressed tile is ever rewritt
 moves down. Memory: ``(bands + 1) * 4 * tile * width`` bytes of accumulator plus twice ``bands *
 block * width`` of output rows, whatever the scene's height (rows are converted a band of columns at a
 time, so no other scene-wide temporaries); GDAL's block cache is capped (``gdal_cache_mb``) and, on
-glibc, free heap pages are returned after each block row (``trim_memory``), so neither grows with the scene.
+glibc, free heap pages are returned to the OS whenever RSS has grown (``trim_memory``), so neither grows with the scene.
 Lightning's own list of predictions (which would hold the whole scene,
 Lightning-AI/pytorch-lightning#15656) is switched off. Measured 2026-11-21 (benchmarks/predict_scene.py,
 2 quiet CPU cores, 256 px windows, overlap 64, deflate): peak RSS 1203 / 1292 MB for 2048^2 / 8192^2
