@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             module = SlimSeg.load_from_checkpoint(str(a.ckpt), map_location="cpu")
-        except (KeyError, TypeError, RuntimeError) as err:
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
             raise SemcolorError(f"'{a.ckpt}' is not a slimseg checkpoint ({type(err).__name__}: {err})") from None
         trained = model_widths(module.network)
         widths = a.widths or list(trained)

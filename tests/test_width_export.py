@@ -64,6 +64,12 @@ def test_command_exports_every_width_of_a_checkpoint_and_keeps_files(tmp_path, c
     assert (tmp_path / "exported" / "slim_w1.pt").stat().st_mtime_ns == stamp
     assert main([str(ckpt), "--widths", "0.3"]) == 2 and "trained widths" in capsys.readouterr().err
     assert main([str(tmp_path / "none.ckpt")]) == 2
+    from lightning_modules.unet import UNetBaseline
+
+    other = UNetBaseline(decoder_channels=(16, 16, 8, 8, 8))
+    trainer.strategy.connect(other)
+    trainer.save_checkpoint(tmp_path / "unet.ckpt")
+    assert main([str(tmp_path / "unet.ckpt")]) == 2 and "not a slimseg checkpoint" in capsys.readouterr().err
     with pytest.raises(SemcolorError):
         from lightning_modules.width_export import export_widths
 
