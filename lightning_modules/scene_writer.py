@@ -156,16 +156,6 @@ class SceneWriter(BasePredictionWriter):
         chunk_rows: int = 2048,
     ) -> None:
         super().__init__(write_interval="batch")
-        if blend not in BLEND_MODES:
-            raise SemcolorError(f"unknown blend mode {blend!r}; choose one of {', '.join(BLEND_MODES)}")
-        if compress not in COMPRESSIONS:
-            raise SemcolorError(f"unknown compression {compress!r}; choose one of {', '.join(COMPRESSIONS)}")
-        if dtype not in ("uint8", "uint16", "float32"):
-            raise SemcolorError(f"output dtype must be uint8, uint16 or float32, got {dtype!r}")
-        if block_size <= 0 or block_size % 16:
-            raise SemcolorError(f"block_size must be a positive multiple of 16, got {block_size}")
-        if chunk_rows <= 0 or chunk_rows % block_size:
-            raise SemcolorError(f"chunk_rows must be a positive multiple of block_size ({block_size}), got {chunk_rows}")
         self.output = Path(output)  # checked in setup(): see check_output
         self.blend, self.overwrite, self.cog = blend, overwrite, cog
         self.compress, self.compress_level = compress, compress_level
@@ -182,9 +172,27 @@ class SceneWriter(BasePredictionWriter):
     # ------------------------------------------------------------------------------------------------
     # set-up
     # ------------------------------------------------------------------------------------------------
+    def check_options(self) -> None:
+        """Raise a :class:`SemcolorError` for option values that cannot work (called by :meth:`setup`:
+        raised from ``__init__``, jsonargparse would bury the message in a generic "does not validate")."""
+        problems = []
+        if self.blend not in BLEND_MODES:
+            problems.append(f"unknown blend mode {self.blend!r}; choose one of {', '.join(BLEND_MODES)}")
+        if self.compress not in COMPRESSIONS:
+            problems.append(f"unknown compression {self.compress!r}; choose one of {', '.join(COMPRESSIONS)}")
+        if self.dtype not in ("uint8", "uint16", "float32"):
+            problems.append(f"output dtype must be uint8, uint16 or float32, got {self.dtype!r}")
+        if self.block_size <= 0 or self.block_size % 16:
+            problems.append(f"block_size must be a positive multiple of 16, got {self.block_size}")
+        elif self.chunk_rows <= 0 or self.chunk_rows % self.block_size:
+            problems.append(f"chunk_rows must be a positive multiple of block_size ({self.block_size}), "
+                            f"got {self.chunk_rows}")
+        if problems:
+            raise SemcolorError("; ".join(problems))
+
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        # Checked here rather than in __init__, where jsonargparse would bury the message in a generic
-        # "does not validate" error; setup runs before the checkpoint is loaded.
+        # Checked here rather than in __init__ (see check_options); setup runs before the checkpoint is loaded.
+        self.check_options()
         check_output(self.output, self.overwrite)
         if self.target is not None and not self.target.is_file():
             raise OutputError(f"target '{self.target}' (the ground truth to score OUTPUT against) does not exist")

@@ -338,7 +338,7 @@ def test_resume_refuses_chunks_of_other_settings_and_writes_nothing(tmp_path):
     assert not out.exists()
     assert sorted(p.name for p in (tmp_path / ".out.tif.resume").iterdir()) == before  # nothing lost
     with pytest.raises(SemcolorError, match="multiple of block_size"):
-        SceneWriter(str(out), resumable=True, chunk_rows=100, block_size=32)
+        predict(Identity(), src, out, data=GRID, resumable=True, chunk_rows=100, block_size=32)
 
 
 def test_resumed_plan_skips_finished_rows():
@@ -395,7 +395,7 @@ def test_bad_inputs_are_explained_and_write_nothing(tmp_path):
     with pytest.raises(OutputError, match=".tif"):
         predict(Identity(), rgb, tmp_path / "out.png")
     with pytest.raises(SemcolorError, match="blend"):
-        SceneWriter(str(out), blend="gaussian")
+        predict(Identity(), rgb, out, blend="gaussian")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["four.tif", "notes.tif", "rgb.tif"]
 
 
@@ -516,6 +516,11 @@ def test_cli_predict_with_the_unet_method(tmp_path, capsys):
            for a in args]
     code, _, err = run_cli(bad + ["--trainer.callbacks.init_args.overwrite=true"], capsys)
     assert code == 2 and "x.tif" in err and "does not exist" in err
+    code, _, err = run_cli(args + ["--trainer.callbacks.init_args.overwrite=true",
+                                   "--trainer.callbacks.init_args.resumable=true",
+                                   "--trainer.callbacks.init_args.chunk_rows=100"], capsys)
+    assert code == 2 and "chunk_rows must be a positive multiple of block_size" in err
+    assert len(err.strip().splitlines()) == 1  # one line, no traceback
 
 
 @pytest.mark.slow
