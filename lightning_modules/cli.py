@@ -314,6 +314,17 @@ def _quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", message=r"The anonymous setting has no effect")
 
 
+def _init_error(exc: BaseException) -> BaseException | None:
+    """The error a model / DataModule / callback ``__init__`` raised, when ``exc`` is jsonargparse's
+    wrapper of it ("Does not validate against any of the Union subtypes"); None otherwise."""
+    if "Does not validate against any of the" not in str(exc) or exc.__cause__ is None:
+        return None
+    cause: BaseException = exc.__cause__
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    return cause
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``semcolor`` and ``python -m lightning_modules``."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -323,6 +334,15 @@ def main(argv: list[str] | None = None) -> None:
         SemcolorCLI(args=expand_names(argv))
     except SemcolorError as exc:
         print(f"semcolor: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except ValueError as exc:  # jsonargparse wraps what a class's __init__ raised while building it
+        cause = _init_error(exc)
+        if cause is None:
+            raise
+        text = (str(cause).strip().splitlines() or [""])[0][:500]
+        if not isinstance(cause, SemcolorError):
+            text = f"{type(cause).__name__}: {text}"
+        print(f"semcolor: error: {text}", file=sys.stderr)
         raise SystemExit(2) from None
     except RuntimeError as exc:  # a checkpoint whose tensors do not fit the configured network
         if "Error(s) in loading state_dict" not in str(exc):

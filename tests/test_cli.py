@@ -167,6 +167,17 @@ def test_missing_data_root_is_one_clear_line(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("arg, expected", [
+    ("--data.init_args.tile_size=-5", "tile_size must be in [1, scene_size=512], got -5"),  # our own check
+    ("--model.init_args.encoder_name=nosuchnet", "KeyError: \"Wrong encoder name `nosuchnet`"),  # smp's
+])
+def test_a_value_refused_by_a_constructor_is_one_line(arg, expected, capsys):
+    code, _, err = run_cli(["fit", "--method", "unet", "--trainer.fast_dev_run=true", "--trainer.logger=false",
+                            arg], capsys)
+    assert code == 2 and expected in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_wrong_layout_names_what_was_expected(tmp_path, capsys):
     root = tmp_path / "ZHCBI"
     (root / "train" / "pictures").mkdir(parents=True)  # not the input/label/seg triplet layout
