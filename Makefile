@@ -24,8 +24,8 @@ TRAINER_FLAG := $(if $(TRAINER),--trainer_config $(TRAINER),)
 help: ## List every target with its variables
 	@echo "semcolor: make <target> [VAR=value ...]"
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
-	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
-	@echo "Variables: METHOD=<name> DATA=<dataset, default embedded> TRAINER=<gpu|ddp|smoke> ARGS='<CLI args>' CKPT=<path|last>"
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+	@echo "Variables: METHOD=<name> DATA=<dataset, default embedded> TRAINER=<gpu|ddp|smoke> ARGS='<CLI args>' CKPT=<path|last> INPUT= OUTPUT= (predict) SIZE= (scene)"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
