@@ -24,13 +24,30 @@ def drop_unaccepted_hparams(module: pl.LightningModule) -> None:
     an explicit signature that does not list one of them could then not be rebuilt from its
     checkpoint (LightningCLI passes the saved hparams back as init arguments).
     """
+    accepted = accepted_init_args(type(module))
+    if accepted is None:
+        return
+    for key in [k for k in module.hparams if k not in accepted and not k.startswith("_")]:  # keep _class_path
+        module.hparams.pop(key)
+
+
+def accepted_init_args(cls: type) -> set[str] | None:
+    """The keyword arguments ``cls(...)`` accepts, following ``**kwargs`` into the base classes'
+    ``__init__`` as jsonargparse does (a subclass may list only its own arguments and pass the rest on);
+    None when ``**kwargs`` reaches a class that takes anything."""
     import inspect
 
-    params = inspect.signature(type(module).__init__).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return
-    for key in [k for k in module.hparams if k not in params and not k.startswith("_")]:  # keep _class_path
-        module.hparams.pop(key)
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters
+        names |= {n for n, p in params.items() if n != "self" and p.kind in
+                  (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return names
+    return None
 
 
 class SemcolorModule(pl.LightningModule):

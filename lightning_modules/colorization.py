@@ -24,7 +24,7 @@ them, about 97 M parameters); the DCGAN discriminator has a linear layer, so it 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from torch import Tensor
 
@@ -54,8 +54,9 @@ class Pix2Pix(ConditionalGANModule):
         in_channels: channels of the grayscale input (1).
         depth, base_channels, norm, dropout: the U-Net generator (pix2pix ``unet_256``: 8, 64, batch, 0.5).
         d_base_channels, d_layers, d_norm: the PatchGAN (64, 3 -> 70x70 receptive field, batch).
-        lambda_l1, adversarial_weight, real_label, g_steps, lr, lr_d, betas, weight_decay,
-        lr_step_epochs, lr_gamma, train_metrics: :class:`~lightning_modules.gan.ConditionalGANModule`.
+        **kwargs: the GAN and optimiser options of :class:`~lightning_modules.gan.ConditionalGANModule`
+            (``lambda_l1``, ``g_steps``, ``lr``, ``betas`` ...); LightningCLI lists and checks them as this
+            class's own (jsonargparse follows ``**kwargs`` into the base class).
     """
 
     def __init__(
@@ -68,21 +69,9 @@ class Pix2Pix(ConditionalGANModule):
         d_base_channels: int = 64,
         d_layers: int = 3,
         d_norm: NormName = "batch",
-        lambda_l1: float = 100.0,
-        adversarial_weight: float = 1.0,
-        real_label: float = 1.0,
-        g_steps: int = 1,
-        lr: float = 2e-4,
-        lr_d: float | None = None,
-        betas: tuple[float, float] = (0.5, 0.999),
-        weight_decay: float = 0.0,
-        lr_step_epochs: int | None = None,
-        lr_gamma: float = 0.8,
-        train_metrics: bool = True,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(lambda_l1=lambda_l1, adversarial_weight=adversarial_weight, real_label=real_label,
-                         g_steps=g_steps, lr=lr, lr_d=lr_d, betas=betas, weight_decay=weight_decay,
-                         lr_step_epochs=lr_step_epochs, lr_gamma=lr_gamma, train_metrics=train_metrics)
+        super().__init__(**kwargs)
 
     def _generator(self) -> UNetGenerator:
         hp = self.hparams
@@ -109,32 +98,8 @@ class NazeriDCGAN(Pix2Pix):
         others: :class:`Pix2Pix`.
     """
 
-    def __init__(
-        self,
-        in_channels: int = 1,
-        depth: int = 8,
-        base_channels: int = 64,
-        norm: NormName = "batch",
-        dropout: float = 0.5,
-        d_base_channels: int = 64,
-        d_layers: int = 6,
-        d_norm: NormName = "batch",
-        image_size: int = 256,
-        lambda_l1: float = 100.0,
-        adversarial_weight: float = 1.0,
-        real_label: float = 1.0,
-        g_steps: int = 1,
-        lr: float = 2e-4,
-        lr_d: float | None = None,
-        betas: tuple[float, float] = (0.5, 0.999),
-        weight_decay: float = 0.0,
-        lr_step_epochs: int | None = None,
-        lr_gamma: float = 0.8,
-        train_metrics: bool = True,
-    ) -> None:
-        super().__init__(in_channels, depth, base_channels, norm, dropout, d_base_channels, d_layers, d_norm,
-                         lambda_l1, adversarial_weight, real_label, g_steps, lr, lr_d, betas, weight_decay,
-                         lr_step_epochs, lr_gamma, train_metrics)  # fmt: skip
+    def __init__(self, d_layers: int = 6, image_size: int = 256, **kwargs: Any) -> None:
+        super().__init__(d_layers=d_layers, **kwargs)
 
     def configure_models(self) -> None:
         hp = self.hparams
@@ -166,8 +131,8 @@ class JSDCGAN(ConditionalGANModule):
         d_arch: ``"dcgan"`` (the paper's DCGAN discriminator) or ``"patchgan"``.
         d_base_channels, d_layers, d_norm: the discriminator (``d_layers`` None: 6 for dcgan, 3 for patchgan).
         image_size: training image size the ``dcgan`` discriminator is built for (ignored by patchgan).
-        lambda_l1 ... train_metrics: :class:`~lightning_modules.gan.ConditionalGANModule` (the paper
-            configs set lr 0.003 and betas (0.9, 0.999)).
+        **kwargs: :class:`~lightning_modules.gan.ConditionalGANModule`'s options, as for :class:`Pix2Pix`
+            (the paper configs set lr 0.003 and betas (0.9, 0.999)).
     """
 
     def __init__(
@@ -189,23 +154,11 @@ class JSDCGAN(ConditionalGANModule):
         d_layers: int | None = None,
         d_norm: NormName = "batch",
         image_size: int = 256,
-        lambda_l1: float = 100.0,
-        adversarial_weight: float = 1.0,
-        real_label: float = 1.0,
-        g_steps: int = 1,
-        lr: float = 2e-4,
-        lr_d: float | None = None,
-        betas: tuple[float, float] = (0.5, 0.999),
-        weight_decay: float = 0.0,
-        lr_step_epochs: int | None = None,
-        lr_gamma: float = 0.8,
-        train_metrics: bool = True,
+        **kwargs: Any,
     ) -> None:
         if ablation not in ABLATIONS:
             raise ValueError(f"unknown ablation {ablation!r}; expected one of {sorted(ABLATIONS)}")
-        super().__init__(lambda_l1=lambda_l1, adversarial_weight=adversarial_weight, real_label=real_label,
-                         g_steps=g_steps, lr=lr, lr_d=lr_d, betas=betas, weight_decay=weight_decay,
-                         lr_step_epochs=lr_step_epochs, lr_gamma=lr_gamma, train_metrics=train_metrics)
+        super().__init__(**kwargs)
 
     @property
     def joint_stream(self) -> bool:

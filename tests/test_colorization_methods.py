@@ -286,3 +286,27 @@ def test_fit_test_and_table_end_to_end(tmp_path: Path, capsys: pytest.CaptureFix
     path = evaluate_run(fit_run, accelerator="cpu")
     again = json.loads(path.read_text())["metrics"]
     assert again["test_psnr"] == pytest.approx(metrics["metrics"]["test_psnr"], rel=1e-4)
+
+
+@pytest.mark.parametrize("name", ["pix2pix", "dcgan", "jsdcgan"])
+def test_gan_checkpoint_rebuilds_with_its_hparams(tmp_path, name) -> None:
+    """The GAN methods pass their optimiser options on through ``**kwargs``: a checkpoint must still
+    rebuild the same module (hparams limited to what the class chain accepts)."""
+    import pytorch_lightning as pl
+
+    from lightning_modules.base import accepted_init_args
+    from lightning_modules.registry import method_class
+
+    cls = method_class(name)
+    kwargs = {"depth": 6, "base_channels": 16, "g_steps": 2, "lr": 1e-3}
+    if name != "pix2pix":
+        kwargs.update(d_layers=4, image_size=64)
+    module = cls(**kwargs)
+    accepted = accepted_init_args(cls)
+    assert accepted is not None and {"lr", "g_steps", "depth"} <= accepted and "metrics" not in accepted
+    assert set(module.hparams) <= accepted
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False)
+    trainer.strategy.connect(module)
+    trainer.save_checkpoint(tmp_path / "gan.ckpt")
+    rebuilt = cls.load_from_checkpoint(tmp_path / "gan.ckpt", weights_only=False)
+    assert dict(rebuilt.hparams) == dict(module.hparams) and rebuilt.hparams.lr == 1e-3
