@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-CLI := $(PY) -m lightning_modules
+CLI := $(PY) -m semcolor
 
 METHOD ?=
 DATA ?= embedded
@@ -41,8 +41,7 @@ train: $(STAMP) ## Train METHOD on DATA (default: the embedded dataset); ARGS go
 eval: $(STAMP) ## Evaluate CKPT of METHOD on DATA's test split (CLI `test`), writing a results table
 	@test -n "$(CKPT)" || { echo "make eval: give CKPT=<path to a .ckpt> or CKPT=last"; exit 2; }
 	$(CLI) test --method '$(METHOD)' --data '$(DATA)' --ckpt_path '$(CKPT)' $(TRAINER_FLAG) $(ARGS)
-	@if echo ' unet pix2pix dcgan jsdcgan ' | grep -q ' $(METHOD) '; then \
-	  $(PY) -m lightning_modules.results_table --data '$(DATA)' || true; fi  # side-by-side colorization table
+	@$(PY) -m semcolor.cli.results_table --after-eval '$(METHOD)' --data '$(DATA)' || true  # side-by-side table, for the methods that have one
 
 predict: $(STAMP) ## Balance the GeoTIFF INPUT with CKPT (path or last) of METHOD into OUTPUT, blending overlapping windows
 	@test -n "$(CKPT)" -a -n "$(INPUT)" -a -n "$(OUTPUT)" || { echo "make predict: give CKPT=<path to a .ckpt> or CKPT=last, INPUT=<scene .tif> and OUTPUT=<result .tif>"; exit 2; }
@@ -51,14 +50,14 @@ predict: $(STAMP) ## Balance the GeoTIFF INPUT with CKPT (path or last) of METHO
 	  set -x; $(CLI) predict --method '$(METHOD)' --data '$(DATA)' --ckpt_path "$$ckpt" $(TRAINER_FLAG) --config experiments/trainer/predict.yaml --data.init_args.input='$(INPUT)' --trainer.callbacks.init_args.output='$(OUTPUT)' $(ARGS)
 
 scene: $(STAMP) ## Write an embedded SIZE x SIZE scene (default 2048) as input/target GeoTIFFs under data/scenes, to try make predict on
-	$(PY) -m datamodules.embedded_geotiff --size '$(SIZE)'
+	$(PY) -m semcolor.datamodules.embedded_geotiff --size '$(SIZE)'
 
 export-widths: $(STAMP) ## Export each width of the slimseg checkpoint CKPT as a static TorchScript/torch.export network, verified against the slimmable one
 	@test -n "$(CKPT)" || { echo "make export-widths: give CKPT=<a slimseg .ckpt>"; exit 2; }
-	$(PY) -m lightning_modules.width_export '$(CKPT)' $(ARGS)
+	$(PY) -m semcolor.widths.export '$(CKPT)' $(ARGS)
 
 smoke: $(STAMP) ## fast_dev_run of every method x dataset config (CI smoke on tiny subsets)
-	$(PY) -m pytest -q -p no:cacheprovider tests/test_experiments.py -m "slow or not slow"
+	$(PY) -m pytest -q -p no:cacheprovider tests/cli/test_experiments.py -m "slow or not slow"
 
 test: $(STAMP) ## Run the test suite (slow tests excluded)
 	$(PY) -m pytest -q

@@ -3,8 +3,8 @@
 Not a test: prints figures. For each scene size (default 2048, 4096, 8192 pixels square) it runs, in a
 fresh subprocess per size (so peak RSS is per size):
 
-1. ``Trainer.predict`` with :class:`datamodules.scene.SceneDataModule` and
-   :class:`lightning_modules.scene_writer.SceneWriter` (reading windows, the model, blending, writing
+1. ``Trainer.predict`` with :class:`semcolor.scenes.datamodule.SceneDataModule` and
+   :class:`semcolor.scenes.writer.SceneWriter` (reading windows, the model, blending, writing
    the GeoTIFF) -- windows/s of the whole predict path;
 2. in the same process, the bare model forward on the same windows (read in the process beforehand,
    only ``model(x)`` timed; half of the windows before the predict run and half after, so that a
@@ -17,7 +17,7 @@ it) and of its DataLoader workers, if any (``RUSAGE_CHILDREN``) is reported per 
 within 1.1x of the 2048^2 peak. Optionally (``--seams``) the smallest scene is also predicted with
 every blend mode and scored: seam ratio, and PSNR/SSIM against the generator's balanced target.
 
-Scenes come from :func:`datamodules.embedded_geotiff.write_scene_pair` (what ``make scene`` writes):
+Scenes come from :func:`semcolor.datamodules.embedded_geotiff.write_scene_pair` (what ``make scene`` writes):
 mosaics of 2048^2 generated scenes, generated one at a time in a separate process before any measurement,
 with a nodata triangle in the top-left corner that exercises the mask path. Files are cached in
 ``--workdir`` and reused.
@@ -35,7 +35,7 @@ peak RSS relative to 2048^2:
   secbnet  2048 (paper widths, --overlap 100, random weights): 0.99 (1.1 windows/s), peak RSS 3.3 GB
 The light conv net needs ~10 ms per window, so the ~2 ms per window of reading, blending and
 compressing (the same CPU cores) shows; with glibc's malloc defaults (--glibc-malloc) the same net ran
-at 29 windows/s (page faults on every batch: lightning_modules/cpu_memory.py).
+at 29 windows/s (page faults on every batch: semcolor/cpu_memory.py).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from datamodules.embedded_geotiff import scene_paths  # noqa: E402
+from semcolor.datamodules.embedded_geotiff import scene_paths  # noqa: E402
 
 TILE = 2048  # side of one generated scene in the mosaics
 
@@ -63,7 +63,7 @@ TILE = 2048  # side of one generated scene in the mosaics
 # ----------------------------------------------------------------------------------------------
 def generate(workdir: Path, size: int) -> None:
     """Write the ``size``^2 input / target pair (child process: memory is released on exit)."""
-    from datamodules.embedded_geotiff import write_scene_pair
+    from semcolor.datamodules.embedded_geotiff import write_scene_pair
 
     write_scene_pair(workdir, size, progress=True)
 
@@ -75,21 +75,21 @@ def build_model(kind: str):
     import torch
     from torch import nn
 
-    from lightning_modules.base import ImageToImageModule
+    from semcolor.lightning_modules.base import ImageToImageModule
 
     torch.manual_seed(0)
     if kind == "secbnet":  # the paper's generator (Fig. 2a widths, 32.3 M parameters) without the seg branch
         import warnings
 
-        from lightning_modules.secbnet import SECBNet
+        from semcolor.lightning_modules.secbnet import SECBNetModule
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return SECBNet(seg_depth=None).eval()
+            return SECBNetModule(seg_depth=None).eval()
     if kind == "unet":
-        from lightning_modules.unet import UNetBaseline
+        from semcolor.lightning_modules.unet import UNetModule
 
-        return UNetBaseline(decoder_channels=(64, 32, 16, 16, 8)).eval()
+        return UNetModule(decoder_channels=(64, 32, 16, 16, 8)).eval()
 
     class LightConvNet(ImageToImageModule):
         """Four 3x3 convolutions of width 16 predicting a residual in logit space (~0.7 GFLOP per
@@ -129,10 +129,9 @@ def measure(cfg: dict) -> dict:
     import pytorch_lightning as pl
     import torch
 
-    from datamodules.scene import SceneDataModule, collate_windows
-    from lightning_modules.scene_writer import SceneWriter
-
-    from lightning_modules.cpu_memory import keep_freed_memory
+    from semcolor.cpu_memory import keep_freed_memory
+    from semcolor.scenes.datamodule import SceneDataModule, collate_windows
+    from semcolor.scenes.writer import SceneWriter
 
     keep_freed_memory()  # as the CLI does at start: the bare forward gets the same allocator settings
     model = build_model(cfg["model"])
@@ -194,7 +193,7 @@ def measure(cfg: dict) -> dict:
 
 
 def seams_and_scores(cfg: dict) -> dict:
-    from lightning_modules.seams import scene_scores_file, seam_ratio_file
+    from semcolor.scenes.seams import scene_scores_file, seam_ratio_file
 
     res = {}
     for blend in ("none", "linear", "cosine", "hann"):
@@ -236,7 +235,7 @@ def main() -> None:
     ap.add_argument("--compress", default="deflate", help="the writer's compression (deflate, zstd, lzw, none)")
     ap.add_argument("--seams", action="store_true", help="score every blend mode on the smallest scene")
     ap.add_argument("--glibc-malloc", action="store_true",
-                    help="keep glibc's malloc defaults (SEMCOLOR_MALLOC=default; see lightning_modules/cpu_memory.py)")
+                    help="keep glibc's malloc defaults (SEMCOLOR_MALLOC=default; see semcolor/cpu_memory.py)")
     ap.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "semcolor-bench")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--generate", type=int, help=argparse.SUPPRESS)

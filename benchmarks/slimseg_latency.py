@@ -7,7 +7,7 @@ x1.0 to x0.25 but the 2080Ti FPS only 5.1x: small widths do not fill a GPU.
 
 This script measures the same network (random weights, eval mode, batch 1, boundary head removed) on
 this machine's CPU, and on CUDA when available -- fp32, and fp16 autocast + channels_last (the deployment
-setting) -- and prints, per width: parameters, GMac (``networks.slimmable.count_macs``, ptflops
+setting) -- and prints, per width: parameters, GMac (``semcolor.networks.slimmable.count_macs``, ptflops
 convention), median latency and FPS, the speed-up over x1.0 next to the GMac ratio and the paper's FPS
 ratio. A CPU forward of x1.0 at 1024x2048 takes seconds: keep ``--cpu-reps`` small.
 
@@ -26,8 +26,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from lightning_modules.width_sweep import measure_latency  # noqa: E402
-from networks.slimmable import build_slimmable, count_macs, count_params  # noqa: E402
+from semcolor.networks.slimmable import build_slimmable, count_macs, count_params  # noqa: E402
+from semcolor.widths.sweep import measure_latency  # noqa: E402
 
 WIDTHS = (1.0, 0.75, 0.5, 0.25)
 PAPER_FPS = {1.0: 9.0, 0.75: 13.2, 0.5: 23.8, 0.25: 46.2}  # 2080Ti, Sec. 2.4.4

@@ -5,9 +5,9 @@ Released layout (DATASETS.md "AID")::
     {root}/{Class}/{classlower}_{n}.jpg      e.g. {root}/Airport/airport_1.jpg (n from 1, no padding)
 
 10,000 RGB JPEGs of 600x600 in 30 classes. No official split: the JSDCGAN protocol divides every class
-train:test:val = 3:1:1 (paper 001, Sec. 4.1); the split is seeded and written to
+train:test:val = 3:1:1 (Wang et al. 2022, Sec. 4.1); the split is seeded and written to
 ``{split_dir}/aid-{train,val,test}.txt`` on first use, then read back (rule, file placement, corrupt /
-grayscale / non-image handling and the grayscale conversion: :mod:`datamodules.scene_classes`).
+grayscale / non-image handling and the grayscale conversion: :mod:`semcolor.datamodules.scene_classes`).
 
 Samples: ``{"input": (1,H,W) gray in [0,1], "target": (3,H,W) RGB in [0,1], "name": "airport_1",
 "label": class index}``. Images are resized to 256x256 by default (600 is not a multiple of 2**depth
@@ -21,8 +21,9 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from datamodules.base import SemcolorDataModule
-from datamodules.scene_classes import GrayStandard, SceneClassDataset
+from semcolor.datamodules.base import SemcolorDataModule
+from semcolor.datamodules.scene_classes import GrayStandard, SceneClassDataset
+from semcolor.registry import DATASETS
 
 #: the 30 AID classes (folder names as released), sorted; label = index in this list
 AID_CLASSES: tuple[str, ...] = (
@@ -34,7 +35,7 @@ AID_CLASSES: tuple[str, ...] = (
 
 
 class AIDDataset(SceneClassDataset):
-    """One split of AID (arguments: :class:`datamodules.scene_classes.SceneClassDataset`)."""
+    """One split of AID (arguments: :class:`semcolor.datamodules.scene_classes.SceneClassDataset`)."""
 
     NAME = "AID"
     EXPECTED = "{root}/{Class}/{classlower}_{n}.jpg (one folder per class, e.g. {root}/Airport/airport_1.jpg)"
@@ -42,13 +43,14 @@ class AIDDataset(SceneClassDataset):
     KNOWN_CLASSES = AID_CLASSES
 
 
+@DATASETS.register("aid")
 class AIDDataModule(SemcolorDataModule):
     """AID for jsdcgan: per-class 3:1:1 seeded split, gray input, RGB target.
 
     Args:
         root: the folder holding the 30 class folders.
         split_dir: where ``aid-{train,val,test}.txt`` are read/written (``None``: the root if writable,
-            else a cache folder; see :mod:`datamodules.scene_classes`).
+            else a cache folder; see :mod:`semcolor.datamodules.scene_classes`).
         seed: split seed (used only when the split files are created; existing files are never replaced).
         split_ratios: ``(train, val, test)`` weights, JSDCGAN's 3:1:1.
         resize: side of the square every image is resized to (``None``: keep 600x600).

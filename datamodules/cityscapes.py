@@ -32,7 +32,7 @@ with the scale range of [0.5, 2.0], and random cropping to 768 x 768"): random s
 with 0 (image) and 255 (label) where the scaled image is smaller, random horizontal flip; all with
 albumentations (2.x API: ``fill`` / ``fill_mask``). Evaluation is at full resolution (or ``resize``).
 
-``task="colorization"``: input = BT.709 luma (multipath paper 004 Sec. 2.1) rounded to 8 bits, 1
+``task="colorization"``: input = BT.709 luma (multipath Wang et al. 2025, Sec. 2.1) rounded to 8 bits, 1
 channel; target = RGB; seg and boundary as above.
 """
 
@@ -48,11 +48,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from datamodules.base import SemcolorDataModule
-from datamodules.errors import DatasetLayoutError, DatasetNotFoundError
-from datamodules.io import read_label, read_rgb
-from datamodules.scene_classes import gray_from_rgb
-from datamodules.transforms import image_to_tensor, seg_to_tensor
+from semcolor.datamodules.base import SemcolorDataModule
+from semcolor.datamodules.io import read_label, read_rgb
+from semcolor.datamodules.scene_classes import gray_from_rgb
+from semcolor.datamodules.transforms import image_to_tensor, seg_to_tensor
+from semcolor.errors import DatasetLayoutError, DatasetNotFoundError
+from semcolor.registry import DATASETS
 
 IGNORE_INDEX = 255
 
@@ -318,6 +319,7 @@ def make_street_sample(
     return sample
 
 
+@DATASETS.register("cityscapes")
 class CityscapesDataModule(SemcolorDataModule):
     """Cityscapes for slimseg (segmentation + boundary) or multipath cross-domain checks (colorization).
 

@@ -1,9 +1,9 @@
 """The embedded default dataset: procedural land-cover scenes, generated once, cached, tiled.
 
 Every method trains on it by default (``make train METHOD=...``): no download, seeded, a few seconds to
-generate. The scenes come from :mod:`datamodules.synthetic`; this module caches them and serves tiles.
+generate. The scenes come from :mod:`semcolor.datamodules.synthetic`; this module caches them and serves tiles.
 
-Variants (the same scenes, different pairs; see :data:`datamodules.synthetic.VARIANTS`):
+Variants (the same scenes, different pairs; see :data:`semcolor.datamodules.synthetic.VARIANTS`):
 
 * ``balance``: unbalanced 8-bit RGB (per-strip gain/gamma/offset/haze) -> balanced RGB  (secbnet)
 * ``colorize``: BT.709 luma of the balanced RGB, 1 channel -> balanced RGB            (jsdcgan, multipath)
@@ -16,7 +16,7 @@ Every sample is a dict: ``input`` float32 ``(C, H, W)``, ``target`` float32 ``(3
 (absent for ``segment``), ``seg`` int64 ``(H, W)`` with classes :data:`CLASSES` (0 = unrecognised, ignored),
 ``name`` like ``scene003_r2_c5`` (scene index, tile row, tile column). Input scaling: 8-bit inputs are
 divided by 255; the 16-bit input is BOA-reflectance-like, ``(DN - 1000) / 10000``
-(:func:`datamodules.synthetic.dn16_to_reflectance`, the Sentinel-2 L2A convention), mostly in [0, 0.5]
+(:func:`semcolor.datamodules.synthetic.dn16_to_reflectance`, the Sentinel-2 L2A convention), mostly in [0, 0.5]
 and not clipped.
 
 Cache: ``$SEMCOLOR_DATA`` (default ``./data``) ``/embedded/<version-size-seed-hash>/``, one uncompressed
@@ -40,11 +40,17 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from datamodules import synthetic
-from datamodules.base import SPLITS, SemcolorDataModule
-from datamodules.errors import CorruptFileError, SemcolorError
-from datamodules.synthetic import CLASSES, DN16_OFFSET, DN16_SCALE, VARIANTS
-from datamodules.transforms import apply_paired, image_to_tensor, paired_geometric, seg_to_tensor
+from semcolor.datamodules import synthetic
+from semcolor.datamodules.base import SPLITS, SemcolorDataModule
+from semcolor.datamodules.synthetic import CLASSES, DN16_OFFSET, DN16_SCALE, VARIANTS
+from semcolor.datamodules.transforms import (
+    apply_paired,
+    image_to_tensor,
+    paired_geometric,
+    seg_to_tensor,
+)
+from semcolor.errors import CorruptFileError, SemcolorError
+from semcolor.registry import DATASETS
 
 __all__ = [
     "CLASSES", "VARIANTS", "ENV_VAR", "EmbeddedDataModule", "EmbeddedTiles", "cache_dir", "default_root",
@@ -303,6 +309,7 @@ class EmbeddedTiles(Dataset):
         return sample
 
 
+@DATASETS.register("embedded")
 class EmbeddedDataModule(SemcolorDataModule):
     """Procedural land-cover scenes (no download), the default data of every method.
 

@@ -1,6 +1,6 @@
 """The embedded generator's scenes as georeferenced GeoTIFF pairs, for whole-scene prediction.
 
-``make scene [SIZE=2048]`` (``python -m datamodules.embedded_geotiff``) writes
+``make scene [SIZE=2048]`` (``python -m semcolor.datamodules.embedded_geotiff``) writes
 ``$SEMCOLOR_DATA/scenes/embedded_<size>_input.tif`` (the unbalanced acquisition, 8-bit RGB, nodata 0 with
 a nodata triangle in the top-left corner, as scene edges have) and ``..._target.tif`` (the balanced
 rendering, the ground truth) on one UTM grid (EPSG:32650, 2 m pixels). They are what ``make predict``
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.embedded import default_root, make_scene
-from datamodules.errors import SemcolorError
+from semcolor.datamodules.embedded import default_root, make_scene
+from semcolor.errors import SemcolorError
 
 CRS = "EPSG:32650"  # UTM 50N
 ORIGIN = (716000.0, 2470000.0)
@@ -84,7 +84,7 @@ def write_scene_pair(folder: str | Path, size: int = 2048, seed: int = 0, piece:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m datamodules.embedded_geotiff",
+    ap = argparse.ArgumentParser(prog="python -m semcolor.datamodules.embedded_geotiff",
                                  description="Write an embedded scene as input / target GeoTIFFs.")
     ap.add_argument("--size", type=int, default=2048, help="scene side in pixels (a multiple of 2048 above it)")
     ap.add_argument("--seed", type=int, default=0)

@@ -15,13 +15,13 @@ Choices made here (all constructor arguments):
 * Colour labels map to indices with :data:`GID15_COLOURS` / :data:`GID5_COLOURS`; index 0 is
   "unlabeled"/"background" in both and is the ``ignore_index`` (SECBNet, Sec. III-B: 16 classes with
   index 0 "unrecognised", ignored in the loss). ``num_classes`` is 16 for GID-15 and 6 for GID-5.
-  Colours not in the table become 0, are counted per file (``dataset.unknown_colours``) and reported
-  with an :class:`~datamodules.raster.UnknownColourWarning` naming the file the first time a window
+  Colours not in the table become 0, are counted per file (``dataset.unknown_colors``) and reported
+  with an :class:`~semcolor.datamodules.raster.UnknownColorWarning` naming the file the first time a window
   of that file shows one. (Scanning whole 6800 x 7200 labels up front to count them would defeat
   windowed reading, so counts grow as windows are read.)
 * Band names follow the band count: 3 bands = R, G, B; 4 bands = NIR, R, G, B. ``bands`` selects by
   name or 0-based position; asking for a band a file lacks (NIR from a 3-band file) raises a
-  :class:`~datamodules.errors.DatasetLayoutError` naming the file. Band counts and image/label sizes
+  :class:`~semcolor.errors.DatasetLayoutError` naming the file. Band counts and image/label sizes
   of every scene are checked when a split is built (metadata only, no pixels read).
 * Patches are read with rasterio windows, never whole scenes. The evaluation grid (and the training
   grid with ``train_sampling="grid"``) has step ``stride`` (default ``patch_size``); when the scene
@@ -63,10 +63,16 @@ import torch
 from rasterio.windows import Window
 from torch.utils.data import Dataset
 
-from datamodules import raster
-from datamodules.base import SemcolorDataModule
-from datamodules.errors import DatasetLayoutError, DatasetNotFoundError, SemcolorError
-from datamodules.transforms import apply_paired, image_to_tensor, paired_geometric, seg_to_tensor
+from semcolor.datamodules import raster
+from semcolor.datamodules.base import SemcolorDataModule
+from semcolor.datamodules.transforms import (
+    apply_paired,
+    image_to_tensor,
+    paired_geometric,
+    seg_to_tensor,
+)
+from semcolor.errors import DatasetLayoutError, DatasetNotFoundError, SemcolorError
+from semcolor.registry import DATASETS
 
 #: GID-15 colour table, index = class (DATASETS.md [C]); 0 = unlabeled
 GID15_COLOURS: tuple[tuple[int, int, int], ...] = (
@@ -121,7 +127,7 @@ GID15_SCENES: tuple[str, ...] = (
 LABEL_SUFFIX = "_label"
 
 
-def colour_table(classes: int) -> tuple[tuple[int, int, int], ...]:
+def color_table(classes: int) -> tuple[tuple[int, int, int], ...]:
     """The colour table of GID-``classes`` (5 or 15)."""
     return {15: GID15_COLOURS, 5: GID5_COLOURS}[classes]
 
@@ -265,7 +271,7 @@ class GIDPatches(Dataset):
         classes: 5 or 15 (selects the colour table).
         patch_size: patch side in pixels.
         stride: grid step (default ``patch_size``).
-        edge: leftover-strip policy of the grid (:func:`datamodules.raster.grid_starts`).
+        edge: leftover-strip policy of the grid (:func:`semcolor.datamodules.raster.grid_starts`).
         sampling: ``"grid"`` (fixed windows) or ``"random"`` (``samples_per_scene`` random windows per
             scene, drawn anew at every access).
         samples_per_scene: random windows per scene per epoch (default: the grid's count per scene).
@@ -289,7 +295,7 @@ class GIDPatches(Dataset):
         context_size: int | None = None,
     ) -> None:
         self.scenes = list(scenes)
-        self.classes, self.colours = classes, colour_table(classes)
+        self.classes, self.colours = classes, color_table(classes)
         self.patch_size, self.sampling = patch_size, sampling
         self.bit_depth, self.context_size = bit_depth, context_size
         if context_size is not None and (context_size < patch_size or (context_size - patch_size) % 2):
@@ -303,7 +309,7 @@ class GIDPatches(Dataset):
             for w in raster.window_grid((s.height, s.width), patch_size, stride, edge=edge)
         ]
         self.samples_per_scene = samples_per_scene or max(1, len(self.grid) // max(1, len(self.scenes)))
-        self.unknown = raster.UnknownColourLog("GID", f"GID-{classes}")
+        self.unknown = raster.UnknownColorLog("GID", f"GID-{classes}")
         self.transform: A.Compose | None = None
         if augment:
             self.transform = (
@@ -317,7 +323,7 @@ class GIDPatches(Dataset):
             )
 
     @property
-    def unknown_colours(self) -> dict[str, int]:
+    def unknown_colors(self) -> dict[str, int]:
         """Unknown-colour pixel counts per label file seen so far (in this process)."""
         return self.unknown.counts
 
@@ -377,6 +383,7 @@ class GIDPatches(Dataset):
         return sample
 
 
+@DATASETS.register("gid")
 class GIDDataModule(SemcolorDataModule):
     """GID for segmentation (WiCoNet) and for SECBNet's colour-balance test (see the module docstring).
 
@@ -450,7 +457,7 @@ class GIDDataModule(SemcolorDataModule):
         self.num_classes = 16 if self.classes == 15 else 6
         self.ignore_index = 0
         self.class_names = GID15_CLASSES if self.classes == 15 else GID5_CLASSES
-        self.colours = colour_table(self.classes)
+        self.colours = color_table(self.classes)
         self._scenes: dict[str, GIDScene] | None = None
 
     # -- scenes and splits ------------------------------------------------------------------------

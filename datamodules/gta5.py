@@ -6,13 +6,13 @@ Released layout (DATASETS.md "GTA5")::
     {root}/labels/00001.png ... 24966.png   palette ("P") PNG whose indices are Cityscapes label ids
     {root}/split.mat                        keys trainIds, valIds, testIds (1-based; file f"{id:05d}.png")
 
-Labels are read as palette indices (:func:`datamodules.io.read_label`, never ``convert()``). Labels
+Labels are read as palette indices (:func:`semcolor.datamodules.io.read_label`, never ``convert()``). Labels
 whose size differs from their image (60 in the release) are resized to the image size with nearest
 neighbour and counted with a warning naming the file (``mis_sized_labels``); never a crash.
 
 Classes (``classes``):
 
-* ``"multipath11"`` (default): the 11 classes of multipath (paper 004 Sec. 2.5, Table V), in the
+* ``"multipath11"`` (default): the 11 classes of multipath (Wang et al. 2025, Sec. 2.5, Table V), in the
   table's order, as :data:`MULTIPATH_CLASSES` = name -> Cityscapes ids. The paper says the labels have
   19 categories and lists 11 used (building, bus, car, road, sidewalk, sky, traffic sign, tree, truck,
   vegetation, wall) and 8 unused (bicycle, person, fence, motorcycle, pole, rider, traffic light,
@@ -20,7 +20,7 @@ Classes (``classes``):
   "vegetation" must be Cityscapes' vegetation (21: trees, hedges, vertical vegetation) and terrain
   (22: grass, horizontal vegetation, soil). Default: tree = [21], vegetation = [22]. Everything else
   -> 255.
-* ``"cityscapes19"``: the 19 Cityscapes trainIds (table imported from :mod:`datamodules.cityscapes`),
+* ``"cityscapes19"``: the 19 Cityscapes trainIds (table imported from :mod:`semcolor.datamodules.cityscapes`),
   for slimseg / cross-domain experiments.
 * a dict ``{name: [Cityscapes ids]}`` (ordered: class index = position), e.g. from a YAML config.
 
@@ -39,7 +39,7 @@ Splits (``protocol``):
 
 The seeded splits are written once as ``{split_dir}/gta5-{protocol}-{train,test|val}.txt`` (ids, one
 per line) plus ``gta5-{protocol}-split.json`` recording the rule and seed, and read back afterwards; an
-existing file is never overwritten (placement as in :mod:`datamodules.scene_classes`).
+existing file is never overwritten (placement as in :mod:`semcolor.datamodules.scene_classes`).
 
 Tasks: ``"colorization"`` (input BT.709 gray (1,H,W), multipath Sec. 2.1; target RGB; seg) and
 ``"segmentation"`` (input RGB; seg). Augmentation: random horizontal flip with p = 0.5 on train
@@ -61,8 +61,8 @@ import numpy as np
 import scipy.io
 from torch.utils.data import Dataset
 
-from datamodules.base import SemcolorDataModule
-from datamodules.cityscapes import (
+from semcolor.datamodules.base import SemcolorDataModule
+from semcolor.datamodules.cityscapes import (
     CITYSCAPES_CLASSES,
     IGNORE_INDEX,
     LABEL_ID_TO_TRAIN_ID,
@@ -72,9 +72,8 @@ from datamodules.cityscapes import (
     make_lut,
     make_street_sample,
 )
-from datamodules.errors import CorruptFileError, DatasetLayoutError, DatasetNotFoundError
-from datamodules.io import read_label, read_rgb
-from datamodules.scene_classes import (
+from semcolor.datamodules.io import read_label, read_rgb
+from semcolor.datamodules.scene_classes import (
     check_disjoint,
     locate_split_dir,
     meta_file,
@@ -83,8 +82,10 @@ from datamodules.scene_classes import (
     split_file,
     write_split_files,
 )
+from semcolor.errors import CorruptFileError, DatasetLayoutError, DatasetNotFoundError
+from semcolor.registry import DATASETS
 
-#: multipath's 11 classes (paper 004 Table V order) -> Cityscapes label ids (module doc for tree/vegetation)
+#: multipath's 11 classes (Wang et al. 2025, Table V order) -> Cityscapes label ids (module doc for tree/vegetation)
 MULTIPATH_CLASSES: dict[str, list[int]] = {
     "building": [11],
     "bus": [28],
@@ -99,7 +100,7 @@ MULTIPATH_CLASSES: dict[str, list[int]] = {
     "wall": [12],
 }
 
-#: size of the full release and the split sizes of multipath (paper 004 Sec. 2.5)
+#: size of the full release and the split sizes of multipath (Wang et al. 2025, Sec. 2.5)
 GTA5_SIZE = 24966
 MULTIPATH_TEST = 4500
 SMALL_TRAIN, SMALL_VAL = 2000, 500
@@ -351,6 +352,7 @@ class GTA5Dataset(Dataset):
         return make_street_sample(rgb, seg, name, self.task, self.boundary_radius)
 
 
+@DATASETS.register("gta5")
 class GTA5DataModule(SemcolorDataModule):
     """GTA5 for multipath (11 classes, gray -> RGB) or slimseg / cross-domain (19 trainIds).
 
@@ -361,7 +363,7 @@ class GTA5DataModule(SemcolorDataModule):
         task: ``"colorization"`` (default) or ``"segmentation"``.
         classes: ``"multipath11"`` (default), ``"cityscapes19"`` or a dict name -> Cityscapes ids.
         resize: ``(H, W)`` every sample is resized to; default 896x896, the colorization network's input
-            of multipath (paper 004 Table III, Method 3+); ``None`` keeps 1052x1914.
+            of multipath (Wang et al. 2025, Table III, Method 3+); ``None`` keeps 1052x1914.
         flip: random horizontal flip on train (p = 0.5, Sec. 2.5).
         seed: seed of the seeded split rule; split_dir: where its files go (module doc).
         boundary_radius: add a ``"boundary"`` map (``None``: none).

@@ -8,7 +8,7 @@ Released layout (DATASETS.md "NWPU-RESISC45")::
 45 classes x 700 images. Split: when the three published lists are present (and
 ``use_published_lists``), they are used as they are (18,900 / 6,300 / 6,300 = 3:1:1, the same ratio as
 JSDCGAN's); otherwise JSDCGAN's per-class 3:1:1 seeded split is created and written to
-``{split_dir}/nwpu-{train,val,test}.txt`` (rule and handling: :mod:`datamodules.scene_classes`). With
+``{split_dir}/nwpu-{train,val,test}.txt`` (rule and handling: :mod:`semcolor.datamodules.scene_classes`). With
 the published lists no image scan is done: a corrupt file then fails when read, naming the file.
 
 Samples: ``{"input": (1,H,W) gray, "target": (3,H,W) RGB, "name": "airplane_001", "label": int}``.
@@ -20,10 +20,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from datamodules.aid import AIDDataModule
-from datamodules.base import SPLITS
-from datamodules.errors import DatasetLayoutError, DatasetNotFoundError
-from datamodules.scene_classes import GrayStandard, SceneClassDataset, SplitResult
+from semcolor.datamodules.aid import AIDDataModule
+from semcolor.datamodules.base import SPLITS
+from semcolor.datamodules.scene_classes import (
+    GrayStandard,
+    SceneClassDataset,
+    SplitResult,
+)
+from semcolor.errors import DatasetLayoutError, DatasetNotFoundError
+from semcolor.registry import DATASETS
 
 #: the 45 RESISC45 classes (folder names as released), sorted; label = index in this list
 NWPU_CLASSES: tuple[str, ...] = (
@@ -44,7 +49,7 @@ class NWPUDataset(SceneClassDataset):
 
     Args:
         use_published_lists: use ``{root}/resisc45-{train,val,test}.txt`` when all three exist.
-        others: :class:`datamodules.scene_classes.SceneClassDataset`.
+        others: :class:`semcolor.datamodules.scene_classes.SceneClassDataset`.
     """
 
     NAME = "NWPU-RESISC45"
@@ -96,8 +101,9 @@ class NWPUDataset(SceneClassDataset):
         return super().prepare(root, **kwargs)
 
 
+@DATASETS.register("nwpu")
 class NWPUDataModule(AIDDataModule):
-    """NWPU-RESISC45 for jsdcgan (arguments as :class:`datamodules.aid.AIDDataModule`, plus
+    """NWPU-RESISC45 for jsdcgan (arguments as :class:`semcolor.datamodules.aid.AIDDataModule`, plus
     ``use_published_lists``: honour ``resisc45-{train,val,test}.txt`` when present). Images are
     256x256 already, so the default ``resize=256`` is a no-op."""
 

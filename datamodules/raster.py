@@ -15,7 +15,7 @@ Conventions
 * Band selections name bands (``"R"``, case-insensitive, looked up in the file's band names) or give
   **0-based** positions in the file's band order (Python-like; rasterio's own indexes are 1-based and
   stay inside this module).
-* Every failure caused by the user's files raises a :class:`~datamodules.errors.SemcolorError`
+* Every failure caused by the user's files raises a :class:`~semcolor.errors.SemcolorError`
   subclass naming the file and what was expected.
 """
 
@@ -34,8 +34,8 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 from torch.utils.data import Dataset
 
-from datamodules.errors import CorruptFileError, DatasetLayoutError
-from datamodules.transforms import apply_paired, image_to_tensor, seg_to_tensor
+from semcolor.datamodules.transforms import apply_paired, image_to_tensor, seg_to_tensor
+from semcolor.errors import CorruptFileError, DatasetLayoutError
 
 #: a pixel rectangle ``(row0, col0, row1, col1)``, ends exclusive
 Region = tuple[int, int, int, int]
@@ -340,7 +340,7 @@ def check_same_grid(a: rasterio.io.DatasetReader, b: rasterio.io.DatasetReader) 
 # ----------------------------------------------------------------------------------------------
 # colour-coded labels
 # ----------------------------------------------------------------------------------------------
-class UnknownColourWarning(UserWarning):
+class UnknownColorWarning(UserWarning):
     """A colour label contained colours outside the dataset's colour table (mapped to index 0)."""
 
 
@@ -375,8 +375,8 @@ def rgb_to_index(
     return index, n_unknown, example
 
 
-class UnknownColourLog:
-    """Counts unknown label colours per file and warns (:class:`UnknownColourWarning`) the first time
+class UnknownColorLog:
+    """Counts unknown label colours per file and warns (:class:`UnknownColorWarning`) the first time
     a file shows one, for at most ``max_files`` files (then once more, saying further files are only
     counted). Counts are per process: with DataLoader workers each worker keeps its own."""
 
@@ -399,14 +399,14 @@ class UnknownColourLog:
                 f"{self.dataset}: {n_unknown} pixels{where} of '{key}' have colours not in the "
                 f"{self.table_name} colour table (e.g. {example}); mapped to index "
                 f"{self.unknown_index}. Later windows of this file are counted without warning.",
-                UnknownColourWarning,
+                UnknownColorWarning,
                 stacklevel=3,
             )
         elif n_files == self.max_files + 1:
             warnings.warn(
                 f"{self.dataset}: more than {self.max_files} files have unknown label colours; "
-                f"further files are counted (dataset.unknown_colours) without warnings",
-                UnknownColourWarning,
+                f"further files are counted (dataset.unknown_colors) without warnings",
+                UnknownColorWarning,
                 stacklevel=3,
             )
 
@@ -449,7 +449,7 @@ class SceneTiles(Dataset):
         band_names: names of the input scene's bands (default :func:`default_band_names`).
         bit_depth: significant bits of the scenes' data (default: from the dtype, 255 for uint8).
         seg_palette: colour table for a 3-band class raster.
-        transform: paired geometric transform (``datamodules.transforms.paired_geometric``).
+        transform: paired geometric transform (``semcolor.datamodules.transforms.paired_geometric``).
         return_window: add ``"window"``: int64 ``(row_off, col_off, height, width)``.
         name_prefix: prefix of sample names (default: the input file's stem); names are
             ``{prefix}_{row_off}_{col_off}``.
@@ -481,7 +481,7 @@ class SceneTiles(Dataset):
         self.seg_palette = seg_palette
         self.transform, self.return_window = transform, return_window
         self.prefix = name_prefix if name_prefix is not None else self.input_path.stem
-        self.unknown = UnknownColourLog(dataset_name, "class raster")
+        self.unknown = UnknownColorLog(dataset_name, "class raster")
 
         with contextlib.ExitStack() as stack:
             src = stack.enter_context(open_raster(self.input_path, "an input scene GeoTIFF"))
@@ -584,8 +584,8 @@ __all__ = [
     "RASTER_SUFFIXES",
     "Region",
     "SceneTiles",
-    "UnknownColourLog",
-    "UnknownColourWarning",
+    "UnknownColorLog",
+    "UnknownColorWarning",
     "check_region",
     "check_same_grid",
     "count_tiles",

@@ -5,7 +5,7 @@ Both datasets are released as one folder per scene class holding RGB JPEGs and h
 
 * **listing** the class folders (non-image files are ignored and counted, empty class folders warned
   about, a wrong layout raises :class:`DatasetNotFoundError` naming the root and the expected layout);
-* the **JSDCGAN split**: every class is divided train:test:val = 3:1:1 (paper 001, Sec. 4.1), by a
+* the **JSDCGAN split**: every class is divided train:test:val = 3:1:1 (Wang et al. 2022, Sec. 4.1), by a
   seeded rule (below), **written to split files on first use and read back** afterwards, so runs are
   comparable; existing split files are never overwritten;
 * a **scan** done once, when the split files are created: every image is decoded (at 1/8 scale, which
@@ -14,7 +14,7 @@ Both datasets are released as one folder per scene class holding RGB JPEGs and h
   in ``{prefix}-split.json`` next to the split files (repeated as a warning whenever the files are read
   back). We skip rather than fail because one bad JPEG should not stop a 10,000-image run; the user
   still sees which file and why. Grayscale JPEGs are counted (and listed in the JSON) and expanded to
-  three equal channels when read (:func:`datamodules.io.read_rgb`).
+  three equal channels when read (:func:`semcolor.datamodules.io.read_rgb`).
 * the **sample**: ``{"input": (1,H,W) gray, "target": (3,H,W) RGB, "name": file stem, "label": class}``.
 
 Split rule (documented so it can be reproduced without this code): in each class folder the image files
@@ -32,11 +32,11 @@ the cache folder (``$SEMCOLOR_CACHE`` or ``$XDG_CACHE_HOME`` or ``~/.cache``, th
 ``semcolor/splits/{prefix}-{hash of the root path}``); new files are written to the root when it is
 writable, else to that cache folder.
 
-Grayscale conversion (``gray``): JSDCGAN was implemented in TensorFlow (paper 001, Sec. 4.2) and does
+Grayscale conversion (``gray``): JSDCGAN was implemented in TensorFlow (Wang et al. 2022, Sec. 4.2) and does
 not state its conversion; TensorFlow's ``rgb_to_grayscale`` uses the ITU-R BT.601 luma weights, so the
 default is ``"bt601"``: Pillow's ``convert("L")``, ``L = R*299/1000 + G*587/1000 + B*114/1000``
 rounded to 8 bits. ``"bt709"`` gives ``round(0.2126 R + 0.7152 G + 0.0722 B)`` (multipath's rule,
-paper 004 Sec. 2.1). Both act on the gamma-encoded 8-bit values (luma, not linear luminance) and are
+Wang et al. 2025, Sec. 2.1). Both act on the gamma-encoded 8-bit values (luma, not linear luminance) and are
 rounded to 8 bits, i.e. the input is what an 8-bit grayscale file would hold.
 
 ``gray_from_rgb`` and the split-file helpers are also used by the street-scene datasets (GTA5); they
@@ -64,14 +64,14 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
-from datamodules.base import SPLITS
-from datamodules.errors import DatasetLayoutError, DatasetNotFoundError
-from datamodules.io import is_image_file, read_rgb
-from datamodules.transforms import image_to_tensor
+from semcolor.datamodules.base import SPLITS
+from semcolor.datamodules.io import is_image_file, read_rgb
+from semcolor.datamodules.transforms import image_to_tensor
+from semcolor.errors import DatasetLayoutError, DatasetNotFoundError
 
 GrayStandard = Literal["bt601", "bt709"]
 
-#: BT.709 luma weights (R, G, B), multipath paper 004 Sec. 2.1
+#: BT.709 luma weights (R, G, B), multipath Wang et al. 2025, Sec. 2.1
 BT709_WEIGHTS = (0.2126, 0.7152, 0.0722)
 
 
@@ -468,7 +468,7 @@ def _resolve(
 class SceneClassDataset(Dataset):
     """One split of a class-folder scene dataset as colorization samples.
 
-    Subclasses (:class:`datamodules.aid.AIDDataset`, :class:`datamodules.nwpu.NWPUDataset`) set the
+    Subclasses (:class:`semcolor.datamodules.aid.AIDDataset`, :class:`semcolor.datamodules.nwpu.NWPUDataset`) set the
     layout: ``NAME``, ``EXPECTED``, ``PREFIX``, ``KNOWN_CLASSES``, :meth:`image_root` and
     :meth:`published_lists`.
 
@@ -477,7 +477,7 @@ class SceneClassDataset(Dataset):
         split: ``"train"``, ``"val"`` or ``"test"``.
         split_dir: where split files are read from / written to (``None``: module doc).
         seed: seed of the per-class split (only used when the split files are created).
-        split_ratios: ``(train, val, test)`` weights; JSDCGAN's 3:1:1 (paper 001, Sec. 4.1).
+        split_ratios: ``(train, val, test)`` weights; JSDCGAN's 3:1:1 (Wang et al. 2022, Sec. 4.1).
         resize: resize every image to ``resize x resize`` (``None``: keep). The U-Net needs sides that
             are multiples of ``2**depth``; 256 is the default of the DataModules.
         crop_size: square crop after resizing, random for train, centred otherwise (``None``: none).

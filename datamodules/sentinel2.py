@@ -1,4 +1,4 @@
-"""Sentinel-2 16-bit -> 8-bit training pairs (s2color, seed 002), read window by window with rasterio.
+"""Sentinel-2 16-bit -> 8-bit training pairs (s2color, Corpetti et al. 2023), read window by window with rasterio.
 
 Layout (DATASETS.md, "Sentinel-2")::
 
@@ -64,12 +64,27 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 from torch.utils.data import Dataset
 
-from datamodules.base import SemcolorDataModule
-from datamodules.errors import CorruptFileError, DatasetLayoutError, DatasetNotFoundError, SemcolorError
-from datamodules.raster import (
-    check_same_grid, default_band_names, open_raster, read_window, resolve_bands, window_grid,
+from semcolor.datamodules.base import SemcolorDataModule
+from semcolor.datamodules.raster import (
+    check_same_grid,
+    default_band_names,
+    open_raster,
+    read_window,
+    resolve_bands,
+    window_grid,
 )
-from datamodules.transforms import apply_paired, image_to_tensor, paired_geometric
+from semcolor.datamodules.transforms import (
+    apply_paired,
+    image_to_tensor,
+    paired_geometric,
+)
+from semcolor.errors import (
+    CorruptFileError,
+    DatasetLayoutError,
+    DatasetNotFoundError,
+    SemcolorError,
+)
+from semcolor.registry import DATASETS
 
 __all__ = [
     "BAND_IDS", "NODATA_DN", "SATURATED_DN", "RGB_BANDS", "SafeMetadata", "S2Pair", "Sentinel2DataModule",
@@ -505,6 +520,7 @@ class Sentinel2Patches(Dataset):
         }
 
 
+@DATASETS.register("sentinel2")
 class Sentinel2DataModule(SemcolorDataModule):
     """Sentinel-2 SAFE products and 16-bit/8-bit GeoTIFF pairs in ``{root}/{train,val,test}/``.
 

@@ -32,7 +32,7 @@ ground, not the same ground zoomed.
 Hand-written because no library generates paired land-cover scenes; scipy does the filtering, the
 distance transform (Voronoi parcels) and the sparse resampling (smooth noise).
 
-Measured with the defaults (``datamodules.embedded``): identity PSNR input vs target about 17 dB per
+Measured with the defaults (``semcolor.datamodules.embedded``): identity PSNR input vs target about 17 dB per
 64-px tile, a per-tile per-channel affine oracle about 31 dB, 16-bit linear oracle about 38 dB.
 """
 
@@ -50,7 +50,7 @@ GENERATOR_VERSION = 1
 CLASSES: tuple[str, ...] = ("unrecognised", "water", "vegetation", "cropland", "bare_soil", "built_up", "road")
 UNRECOGNISED, WATER, VEGETATION, CROPLAND, BARE_SOIL, BUILT_UP, ROAD = range(7)
 
-#: variants the same scenes are served as (see ``datamodules.embedded``)
+#: variants the same scenes are served as (see ``semcolor.datamodules.embedded``)
 VARIANTS: dict[str, str] = {
     "balance": "unbalanced 8-bit RGB input -> balanced 8-bit RGB target, with class map",
     "colorize": "BT.709 luma of the balanced target (1 channel) -> balanced 8-bit RGB target, with class map",
@@ -372,7 +372,7 @@ def _acquisition_params(rng: np.random.Generator, n_strips: int) -> list[dict[st
                 "gamma": (gamma * np.exp(rng.normal(0, 0.06, 3))).tolist(),
                 "offset": (rng.uniform(-0.07, 0.07) + rng.normal(0, 0.025, 3)).tolist(),
                 "haze": float(rng.uniform(0.05, 0.55)),
-                "haze_colour": (_HAZE + rng.normal(0, 0.03, 3)).clip(0, 1).tolist(),
+                "haze_color": (_HAZE + rng.normal(0, 0.03, 3)).clip(0, 1).tolist(),
             }
         )
     return out
@@ -387,13 +387,13 @@ def _unbalance(
     size = target_u8.shape[0]
     v = np.arange(256, dtype=np.float32) / 255.0
     gamma, gain, offset, haze, haze_col = (
-        np.asarray([p[k] for p in params], np.float32) for k in ("gamma", "gain", "offset", "haze", "haze_colour")
+        np.asarray([p[k] for p in params], np.float32) for k in ("gamma", "gain", "offset", "haze", "haze_color")
     )
     lut = np.clip(gain[:, :, None] * v[None, None] ** gamma[:, :, None] + offset[:, :, None], 0.0, 1.0)  # (K, 3, 256)
     y = np.empty(target_u8.shape, np.float32)
     for c in range(3):
         y[..., c] = lut[strips, c, target_u8[..., c]]
-    # haze: (1 - a) * y + a * haze_colour, the amount a = strip value + slow drift inside the strip
+    # haze: (1 - a) * y + a * haze_color, the amount a = strip value + slow drift inside the strip
     a = haze[strips] + np.float32(0.04) * smooth_noise(rng, (size, size), 200)
     np.clip(a, 0.0, 0.9, out=a)
     a = a[..., None]

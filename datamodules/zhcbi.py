@@ -20,19 +20,19 @@ Two modes (``ZHCBIDataModule(mode=...)``):
   each folder's file names (``".png"``, or e.g. ``"_label.png"``). Files not ending with their
   folder's suffix are ignored (stray files).
 * Triplets are matched by stem. Unmatched files: with ``strict=True`` (default) a
-  :class:`~datamodules.errors.DatasetLayoutError` gives, per sub-folder, how many stems lack a file
+  :class:`~semcolor.errors.DatasetLayoutError` gives, per sub-folder, how many stems lack a file
   there and the first five; with ``strict=False`` the same text is a warning and incomplete triplets
   are skipped. A strict default, because a half-copied download silently shrinking a split is worse
   than an error.
 * Tile size: every tile is checked when read and a tile of another size raises
-  :class:`~datamodules.errors.DatasetLayoutError` naming the file (``tile_size``, default 256;
+  :class:`~semcolor.errors.DatasetLayoutError` naming the file (``tile_size``, default 256;
   ``None`` only requires the three files of a triplet to agree). Checking 27k files up front would
   cost a full pass over the data before training; the check at read time costs nothing.
 * Segmentation maps: ``seg_format="index"`` reads single-channel ("L") or palette ("P") PNGs as
-  stored indices (:func:`datamodules.io.read_label`); ``"rgb"`` reads colour-coded maps and maps
+  stored indices (:func:`semcolor.datamodules.io.read_label`); ``"rgb"`` reads colour-coded maps and maps
   colours to indices with ``palette`` (default: the GID-15 colours, since SECBNet's segmentation module
   is WiCoNet trained on GID-15; 16 indices, 0 = unrecognised and ignored); unknown colours become 0
-  with an :class:`~datamodules.raster.UnknownColourWarning`. ``"auto"`` (default) decides from the
+  with an :class:`~semcolor.datamodules.raster.UnknownColorWarning`. ``"auto"`` (default) decides from the
   first seg file's image mode.
 
 ``"scene"``: cut tiles from a whole scene pair, the way ZHCBI was made, for users building a
@@ -47,7 +47,7 @@ paper's rectangles (Fig. 3) are not published as numbers, so there is no default
 
 Samples: ``{"input": (3, H, W), "target": (3, H, W), "seg": (H, W) int64, "name"}``, float in [0, 1];
 training samples get paired flips / 90-degree rotations (and an optional random ``crop``) through
-:mod:`datamodules.transforms`, applied identically to input, target and seg.
+:mod:`semcolor.datamodules.transforms`, applied identically to input, target and seg.
 """
 
 from __future__ import annotations
@@ -62,12 +62,23 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
-from datamodules import raster
-from datamodules.base import SemcolorDataModule
-from datamodules.errors import CorruptFileError, DatasetLayoutError, DatasetNotFoundError, SemcolorError
-from datamodules.gid import GID15_COLOURS
-from datamodules.io import read_label, read_rgb
-from datamodules.transforms import apply_paired, image_to_tensor, paired_geometric, seg_to_tensor
+from semcolor.datamodules import raster
+from semcolor.datamodules.base import SemcolorDataModule
+from semcolor.datamodules.gid import GID15_COLOURS
+from semcolor.datamodules.io import read_label, read_rgb
+from semcolor.datamodules.transforms import (
+    apply_paired,
+    image_to_tensor,
+    paired_geometric,
+    seg_to_tensor,
+)
+from semcolor.errors import (
+    CorruptFileError,
+    DatasetLayoutError,
+    DatasetNotFoundError,
+    SemcolorError,
+)
+from semcolor.registry import DATASETS
 
 DEFAULT_SPLIT_DIRS: dict[str, str] = {"train": "train", "val": "val", "test": "val"}
 #: the paper's area -> split assignment (SECBNet Sec. IV-A), for documentation and configs
@@ -193,10 +204,10 @@ class ZHCBITiles(Dataset):
         if seg_format == "auto" and first_seg is not None:
             seg_format = seg_format_of(first_seg)
         self.seg_format = seg_format
-        self.unknown = raster.UnknownColourLog("ZHCBI", "segmentation palette")
+        self.unknown = raster.UnknownColorLog("ZHCBI", "segmentation palette")
 
     @property
-    def unknown_colours(self) -> dict[str, int]:
+    def unknown_colors(self) -> dict[str, int]:
         return self.unknown.counts
 
     def __len__(self) -> int:
@@ -241,6 +252,7 @@ class ZHCBITiles(Dataset):
         return sample
 
 
+@DATASETS.register("zhcbi")
 class ZHCBIDataModule(SemcolorDataModule):
     """ZHCBI triplets (``mode="tiles"``) or tiles cut from a scene pair (``mode="scene"``).
 

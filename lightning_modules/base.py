@@ -16,6 +16,8 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 
+from semcolor.scenes.contract import PredictContract
+
 
 def drop_unaccepted_hparams(module: pl.LightningModule) -> None:
     """Keep in ``hparams`` only the arguments the concrete class's ``__init__`` accepts.
@@ -58,13 +60,49 @@ class SemcolorModule(pl.LightningModule):
 
     monitor: tuple[str, str] = ("val_loss", "min")
     #: whole-scene prediction defaults (tile size, overlap) and the input scaling the model was trained
-    #: on: None = 8-bit / 255, or (offset, scale) for (DN - offset) / scale; see datamodules/scene.py
+    #: on: None = 8-bit / 255, or (offset, scale) for (DN - offset) / scale; see scenes/datamodule.py
     predict_tiling: tuple[int, int] = (256, 64)
     input_scaling: tuple[float, float] | None = None
+
+    @property
+    def input_channels(self) -> int | None:
+        """Bands the model takes: its ``in_channels`` argument; methods without one override this."""
+        value = self.hparams.get("in_channels")
+        return None if value is None else int(value)
+
+    def predict_contract(self) -> PredictContract:
+        """What the whole-scene pipeline needs to know of this model (:mod:`semcolor.scenes.contract`)."""
+        tile, overlap = self.predict_tiling
+        return PredictContract(self.input_channels, int(tile), int(overlap), self.input_scaling)
 
     def sample_panels(self, batch: dict[str, Any], output: Tensor) -> list[Tensor] | None:
         """Columns of the sample grid, each ``(N, 3, H, W)`` in [0, 1]; None for no grid."""
         return None
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None,
+                             strict: bool | None = None, weights_only: bool | None = None, **kwargs: Any) -> Any:
+        """Lightning's ``load_from_checkpoint``, reading the file through
+        :func:`semcolor.checkpoints.read_checkpoint` (``weights_only``, one-line errors) and translating
+        checkpoints of earlier versions (renamed classes and arguments,
+        :func:`semcolor.registry.current_hparams`)."""
+        import io
+        from pathlib import Path
+
+        from semcolor.checkpoints import read_checkpoint
+        from semcolor.registry import current_hparams
+
+        source = checkpoint_path
+        if isinstance(checkpoint_path, (str, Path)):
+            ckpt = read_checkpoint(checkpoint_path)
+            saved = ckpt.get("hyper_parameters") or {}
+            if current_hparams(saved) != saved:
+                ckpt["hyper_parameters"] = current_hparams(saved)
+                source = io.BytesIO()
+                torch.save(ckpt, source)
+                source.seek(0)
+        return super().load_from_checkpoint(source, map_location=map_location, hparams_file=hparams_file,
+                                            strict=strict, weights_only=True, **kwargs)
 
 
 class ImageToImageModule(SemcolorModule):
@@ -114,7 +152,7 @@ class ImageToImageModule(SemcolorModule):
 
     def metric_collection(self) -> MetricCollection:
         """The metrics of this task (``metrics`` hparam); cloned per stage by :meth:`configure_metrics`."""
-        from lightning_modules.metrics import colorization_metrics, image_metrics
+        from semcolor.metrics.image import colorization_metrics, image_metrics
 
         kind = self.hparams.get("metrics", "auto")
         if kind == "auto":
@@ -217,7 +255,7 @@ def class_palette(num_classes: int) -> Tensor:
     return torch.tensor([cmap(i % 20)[:3] for i in range(num_classes)], dtype=torch.float32)
 
 
-def colourise(seg: Tensor, palette: Tensor, ignore_index: int | None = None) -> Tensor:
+def colorize_labels(seg: Tensor, palette: Tensor, ignore_index: int | None = None) -> Tensor:
     """``(N, H, W)`` class indices -> ``(N, 3, H, W)`` colours; ignored / out-of-range pixels black."""
     valid = (seg >= 0) & (seg < palette.shape[0])
     if ignore_index is not None:
@@ -264,13 +302,13 @@ class SegmentationModule(SemcolorModule):
         raise NotImplementedError(f"{type(self).__name__} must build self.network in configure_models()")
 
     def configure_losses(self) -> None:
-        from lightning_modules.losses import MaskedCrossEntropy
+        from semcolor.networks.losses import MaskedCrossEntropy
 
         # NaN-safe: a batch whose pixels are all ignored (common on GID) gives 0, not 0/0
         self.ce = MaskedCrossEntropy(ignore_index=self.hparams.ignore_index)
 
     def configure_metrics(self) -> None:
-        from lightning_modules.metrics import segmentation_metrics
+        from semcolor.metrics.image import segmentation_metrics
 
         metrics = segmentation_metrics(self.hparams.num_classes, self.hparams.ignore_index)
         self.train_metrics = metrics.clone(prefix="train_")
@@ -318,8 +356,8 @@ class SegmentationModule(SemcolorModule):
     def sample_panels(self, batch: dict[str, Any], output: Tensor) -> list[Tensor]:
         x = batch["input"][:, :3] if batch["input"].shape[1] >= 3 else batch["input"].expand(-1, 3, -1, -1)
         ignore = self.hparams.ignore_index
-        return [x.clamp(0, 1), colourise(output.argmax(1), self.palette, ignore),
-                colourise(batch["seg"], self.palette, ignore)]
+        return [x.clamp(0, 1), colorize_labels(output.argmax(1), self.palette, ignore),
+                colorize_labels(batch["seg"], self.palette, ignore)]
 
     def configure_optimizers(self) -> Any:
         hp = self.hparams

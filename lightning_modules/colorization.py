@@ -1,18 +1,18 @@
-"""Colorization methods of the jsdcgan comparison (seed 001, Tables 1-4) as LightningModules.
+"""Colorization methods of the jsdcgan comparison (Wang et al. 2022, Tables 1-4) as LightningModules.
 
-* ``pix2pix`` (:class:`Pix2Pix`): Isola et al. 2017 -- U-Net generator (:class:`UNetGenerator`) and the
+* ``pix2pix`` (:class:`Pix2PixModule`): Isola et al. 2017 -- U-Net generator (:class:`UNetGenerator`) and the
   70x70 PatchGAN on ``[x, y]`` (``D(y | x)``), lambda = 100. The "PatchGAN" row of Tables 1-2.
-* ``dcgan`` (:class:`NazeriDCGAN`): Nazeri et al. 2018 -- the same U-Net generator and a plain
+* ``dcgan`` (:class:`DCGANModule`): Nazeri et al. 2018 -- the same U-Net generator and a plain
   convolutional discriminator with one logit per image (:class:`DCGANDiscriminator`) on ``[x, y]``.
   The "DCGAN" row of Tables 1-2 and the "single stream" baseline of the ablation (Tables 3-4).
-* ``jsdcgan`` (:class:`JSDCGAN`): the joint-stream generator (:class:`JointStreamGenerator`: micro and
+* ``jsdcgan`` (:class:`JSDCGANModule`): the joint-stream generator (:class:`JointStreamGenerator`: micro and
   macro U-Nets, LCFE Eq. 1, GSM Eq. 2) with the conditional DCGAN discriminator ``D(y | x1, x2)``
-  (Eq. 3-4); ``ablation`` picks a row of Tables 3-4 (:data:`networks.jsdcgan.ABLATIONS`).
+  (Eq. 3-4); ``ablation`` picks a row of Tables 3-4 (:data:`semcolor.networks.jsdcgan.ABLATIONS`).
 
-The ``U-Net`` row of Tables 1-2 is the registered ``unet`` method (``UNetBaseline`` with
-``in_channels: 1``, L1 only). Training (alternating D / G updates, losses): :mod:`lightning_modules.gan`.
+The ``U-Net`` row of Tables 1-2 is the registered ``unet`` method (``UNetModule`` with
+``in_channels: 1``, L1 only). Training (alternating D / G updates, losses): :mod:`semcolor.lightning_modules.gan`.
 
-Paper settings (seed 001 Sec. 4.2): batch 8, 30 epochs, Adam with lr 0.003 "as printed" (betas not
+Paper settings (Wang et al. 2022, Sec. 4.2): batch 8, 30 epochs, Adam with lr 0.003 "as printed" (betas not
 given: TensorFlow's default (0.9, 0.999) in the paper configs). 0.003 is 15x the usual GAN rate
 2e-4 / betas (0.5, 0.999) of pix2pix, DCGAN and Nazeri's code, which the baselines use and which
 ``experiments/jsdcgan/*-lr2e-4.yaml`` offers for jsdcgan.
@@ -28,12 +28,13 @@ from typing import Any, Literal
 
 from torch import Tensor
 
-from lightning_modules.gan import ConditionalGANModule
-from networks.discriminators import ConditionalDiscriminator
-from networks.jsdcgan import ABLATIONS, JointStreamGenerator
-from networks.unet_generator import NormName, UNetGenerator
+from semcolor.lightning_modules.gan import ConditionalGANModule
+from semcolor.networks.discriminators import ConditionalDiscriminator
+from semcolor.networks.jsdcgan import ABLATIONS, JointStreamGenerator
+from semcolor.networks.unet_generator import NormName, UNetGenerator
+from semcolor.registry import METHODS
 
-__all__ = ["JSDCGAN", "NazeriDCGAN", "Pix2Pix"]
+__all__ = ["JSDCGANModule", "DCGANModule", "Pix2PixModule"]
 
 
 def _check_image_size(module: ConditionalGANModule, y: Tensor) -> None:
@@ -47,14 +48,15 @@ def _check_image_size(module: ConditionalGANModule, y: Tensor) -> None:
         )
 
 
-class Pix2Pix(ConditionalGANModule):
+@METHODS.register("pix2pix", tasks=("colorize",), results_table="jsdcgan")
+class Pix2PixModule(ConditionalGANModule):
     """``pix2pix``: U-Net generator + 70x70 PatchGAN ``D(y | x)``, G loss ``-log D(G) + 100 L1``.
 
     Args:
         in_channels: channels of the grayscale input (1).
         depth, base_channels, norm, dropout: the U-Net generator (pix2pix ``unet_256``: 8, 64, batch, 0.5).
         d_base_channels, d_layers, d_norm: the PatchGAN (64, 3 -> 70x70 receptive field, batch).
-        **kwargs: the GAN and optimiser options of :class:`~lightning_modules.gan.ConditionalGANModule`
+        **kwargs: the GAN and optimiser options of :class:`~semcolor.lightning_modules.gan.ConditionalGANModule`
             (``lambda_l1``, ``g_steps``, ``lr``, ``betas`` ...); LightningCLI lists and checks them as this
             class's own (jsonargparse follows ``**kwargs`` into the base class).
     """
@@ -86,7 +88,8 @@ class Pix2Pix(ConditionalGANModule):
         )
 
 
-class NazeriDCGAN(Pix2Pix):
+@METHODS.register("dcgan", tasks=("colorize",), results_table="jsdcgan")
+class DCGANModule(Pix2PixModule):
     """``dcgan`` (Nazeri et al. 2018): U-Net generator + plain conv discriminator ``D(y | x)`` -> 1 logit.
 
     Nazeri's released code (facts): D sees ``[gray, colour]``, Adam 2e-4 / beta1 0.5, L1 weight 100,
@@ -95,7 +98,7 @@ class NazeriDCGAN(Pix2Pix):
     Args:
         image_size: the (square) training image size the discriminator's linear layer is built for.
         d_layers: stride-2 convolutions of D (6 at 256: 4x4x512 before the linear layer).
-        others: :class:`Pix2Pix`.
+        others: :class:`Pix2PixModule`.
     """
 
     def __init__(self, d_layers: int = 6, image_size: int = 256, **kwargs: Any) -> None:
@@ -114,7 +117,8 @@ class NazeriDCGAN(Pix2Pix):
         return super().discriminate(y, x)
 
 
-class JSDCGAN(ConditionalGANModule):
+@METHODS.register("jsdcgan", tasks=("colorize",), results_table="jsdcgan")
+class JSDCGANModule(ConditionalGANModule):
     """``jsdcgan``: joint-stream generator G(x1, x2) + conditional DCGAN discriminator D(y | x1, x2).
 
     ``x2`` is the macro stream's input, the average-pooled ``x1`` (:meth:`JointStreamGenerator.macro_input`);
@@ -122,16 +126,16 @@ class JSDCGAN(ConditionalGANModule):
     ablation row has no macro stream, so its D is ``D(y | x1)`` -- Nazeri's baseline, as the paper says.
 
     Args:
-        ablation: row of Tables 3-4, a key of :data:`networks.jsdcgan.ABLATIONS`: ``single_stream``,
+        ablation: row of Tables 3-4, a key of :data:`semcolor.networks.jsdcgan.ABLATIONS`: ``single_stream``,
             ``joint_stream``, ``js_concat``, ``js_lcfe``, ``js_lcfe_gsm`` (the full method, default).
         in_channels: grayscale channels (1).
         depth, base_channels, macro_factor, macro_depth, stream_channels, norm, dropout: the generator
             (:class:`JointStreamGenerator`; defaults: two pix2pix ``unet_256`` streams, f = 2).
-        lcfe_key_channels, lcfe_affinity, lcfe_activation: :class:`networks.jsdcgan.LCFE` options.
+        lcfe_key_channels, lcfe_affinity, lcfe_activation: :class:`semcolor.networks.jsdcgan.LCFE` options.
         d_arch: ``"dcgan"`` (the paper's DCGAN discriminator) or ``"patchgan"``.
         d_base_channels, d_layers, d_norm: the discriminator (``d_layers`` None: 6 for dcgan, 3 for patchgan).
         image_size: training image size the ``dcgan`` discriminator is built for (ignored by patchgan).
-        **kwargs: :class:`~lightning_modules.gan.ConditionalGANModule`'s options, as for :class:`Pix2Pix`
+        **kwargs: :class:`~semcolor.lightning_modules.gan.ConditionalGANModule`'s options, as for :class:`Pix2PixModule`
             (the paper configs set lr 0.003 and betas (0.9, 0.999)).
     """
 

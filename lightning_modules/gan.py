@@ -3,14 +3,14 @@
 One training step (Lightning manual optimisation, ``automatic_optimization = False``) does, per batch:
 
 1. ``fake = G(x)`` (the generator is ``self.network``, so validation / test / predict / sample grids are
-   inherited from :class:`~lightning_modules.base.ImageToImageModule` unchanged);
+   inherited from :class:`~semcolor.lightning_modules.base.ImageToImageModule` unchanged);
 2. a discriminator update on ``D(real | c)`` vs ``D(fake.detach() | c)`` (``c`` = :meth:`conditions` of
    the input), binary cross-entropy with logits: JSDCGAN Eq. 4 / pix2pix Eq. 1, maximising
    ``log D(y | c) + log(1 - D(G(x) | c))``;
 3. ``g_steps`` generator updates (1 by default) on ``adversarial_weight * -log D(G(x) | c) +
    lambda_l1 * |G(x) - y|_1`` (JSDCGAN Eq. 3, lambda = 100), using the discriminator *after* its update
    (the pix2pix order). The non-saturating ``-log D(G)`` is Nazeri et al.'s "maximise the probability
-   of the discriminator being wrong" (seed 001 Sec. 1).
+   of the discriminator being wrong" (Wang et al. 2022, Sec. 1).
 
 Choices (all constructor arguments):
 
@@ -26,7 +26,7 @@ Choices (all constructor arguments):
 * A StepLR schedule (``lr_step_epochs``) is stepped by hand at the end of each training epoch.
 * After ``test``, every scalar ``test_*`` metric is written to ``<run folder>/test_metrics.json``
   (the run folder is ``trainer.default_root_dir``, set by the CLI) for the results table
-  (:mod:`lightning_modules.results_table`).
+  (:mod:`semcolor.cli.results_table`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 
-from lightning_modules.base import ImageToImageModule
+from semcolor.lightning_modules.base import ImageToImageModule
 
 
 class ConditionalGANModule(ImageToImageModule):
@@ -85,7 +85,7 @@ class ConditionalGANModule(ImageToImageModule):
 
     # -- pieces -----------------------------------------------------------------------------------
     def metric_collection(self) -> MetricCollection:
-        from lightning_modules.metrics import colorization_metrics
+        from semcolor.metrics.image import colorization_metrics
 
         return colorization_metrics()
 

@@ -1,9 +1,9 @@
-"""``multipath``: automatic colorization with semantic segmentation and multipath networks (seed 004).
+"""``multipath``: automatic colorization with semantic segmentation and multipath networks (Wang et al. 2025).
 
 Method (Sec. 2): the BT.709 gray image ``Y = 0.2126 R + 0.7152 G + 0.0722 B`` (the datamodules' colorization
-input, on gamma-encoded values) gives the lightness L*; the network (:class:`networks.multipath.MultipathColorizer`:
+input, on gamma-encoded values) gives the lightness L*; the network (:class:`semcolor.networks.multipath.MultipathColorizer`:
 context path, spatial path, fusion with a segmentation head, Table III colorization U-Net) predicts a*, b*;
-the Lab image is converted to sRGB (D65, :func:`colourspace.lab_to_rgb`, clipped to [0, 1]) as the output.
+the Lab image is converted to sRGB (D65, :func:`semcolor.colorspace.lab_to_rgb`, clipped to [0, 1]) as the output.
 
 Choices (all constructor arguments):
 
@@ -28,14 +28,14 @@ Choices (all constructor arguments):
   difference of VGG16 features (``perceptual_layer = 16``: torchvision's ``vgg16().features[:16]``, i.e. up
   to relu3_3, the "16th layer"), ImageNet-normalised, between the sRGB output (unscaled chroma) and the
   sRGB target. VGG16 weights: ``perceptual_weights`` (a file) or torchvision's cache; never downloaded;
-  random otherwise with a :class:`~networks.perceptual.RandomVGGWarning` (the term is then *not* the paper's perceptual loss).
+  random otherwise with a :class:`~semcolor.networks.perceptual.RandomVGGWarning` (the term is then *not* the paper's perceptual loss).
   ``perceptual_weight = 0`` (Methods 1-3) builds no VGG.
 * Optimiser (Sec. 2.4): AdaDelta, lr 0.004 (rho 0.9, eps 1e-6: torch defaults), batch 4 (data config);
   early stopping with patience 16 on ``val_loss`` is an ``EarlyStopping`` callback in the configs; the best
   checkpoint is the one with the lowest ``val_loss`` ("the model outputs the image with the lowest loss").
 
 Evaluation (Tables IV-V): Delta E in CAM16-UCS (D65, L_A = 20 cd/m^2, Y_b = 20, dim surround;
-:class:`lightning_modules.metrics.DeltaECAM16UCS`) between output and target sRGB: mean and p95 over all
+:class:`semcolor.metrics.image.DeltaECAM16UCS`) between output and target sRGB: mean and p95 over all
 pixels (``{stage}_de_cam16ucs_mean`` / ``_p95``), per class (``..._class_<i>`` and ``..._class_<i>_p95``) and
 the same for the gray input (``{stage}_identity_de_cam16ucs_*``), plus the base's PSNR / SSIM / Delta E 2000 /
 acc@2 / acc@5 and identity rows, and the segmentation head's mIoU / pixel accuracy.
@@ -51,7 +51,7 @@ Cityscapes config maps its 19 trainIds; unmapped values -> ``ignore_index``).
 Results table: ``semcolor test`` (``make eval``) writes ``multipath_results.md`` and ``multipath_results.json``
 into the run folder (``trainer.default_root_dir``) -- global / traffic-light / per-class Delta E next to the
 gray input's and the paper's Tables IV-V -- and ``test_metrics.json`` for
-:mod:`lightning_modules.results_table`.
+:mod:`semcolor.cli.results_table`.
 
 ``forward`` returns one tensor ``(N, 3 + 2 + K, H, W)``: the sRGB output, the sigmoid a*, b* (unscaled) and
 the K segmentation logits, so the base class's steps, metrics and sample grids work unchanged;
@@ -68,12 +68,17 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from colourspace import lab_to_rgb, rgb_to_lab
-from lightning_modules.base import ImageToImageModule, class_palette, colourise
-from networks.multipath import MultipathColorizer
-from networks.perceptual import VGGFeatures, feature_mse, vgg_layer_names
+from semcolor.colorspace import lab_to_rgb, rgb_to_lab
+from semcolor.lightning_modules.base import (
+    ImageToImageModule,
+    class_palette,
+    colorize_labels,
+)
+from semcolor.networks.multipath import MultipathColorizer
+from semcolor.networks.perceptual import VGGFeatures, feature_mse, vgg_layer_names
+from semcolor.registry import METHODS
 
 __all__ = [
     "MultipathModule",
@@ -85,14 +90,14 @@ __all__ = [
     "write_results",
 ]
 
-#: seed 004 Table IV: method -> ((global mean, p95), (traffic light mean, p95)), Delta E CAM16-UCS, GTA5 test
+#: Wang et al. 2025, Table IV: method -> ((global mean, p95), (traffic light mean, p95)), Delta E CAM16-UCS, GTA5 test
 PAPER_TABLE_IV: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     "Method 1": ((3.8, 10.3), (20.9, 27.6)), "Method 2": ((3.5, 8.4), (21.2, 27.7)),
     "Method 3": ((3.0, 8.7), (20.6, 25.3)), "Method 4": ((2.8, 8.0), (0.66, 5.4)),
     "Method 5": ((2.7, 7.6), (0.61, 5.8)), "Method 6": ((2.7, 7.3), (0.52, 5.0)),
 }  # fmt: skip
 
-#: seed 004 Table V, row "Ours" (Method 6): mean Delta E CAM16-UCS per class
+#: Wang et al. 2025, Table V, row "Ours" (Method 6): mean Delta E CAM16-UCS per class
 PAPER_TABLE_V: dict[str, float] = {
     "building": 4.5, "bus": 0.26, "car": 4.8, "road": 3.1, "sidewalk": 3.9, "sky": 3.2, "traffic sign": 1.4,
     "tree": 4.6, "truck": 3.4, "vegetation": 3.6, "wall": 4.1,
@@ -119,6 +124,7 @@ def lightness_from_gray(gray: Tensor, mode: Literal["cie", "linear"] = "cie") ->
     raise ValueError(f"lightness must be 'cie' or 'linear', got {mode!r}")
 
 
+@METHODS.register("multipath", tasks=("colorize",))
 class MultipathModule(ImageToImageModule):
     """The multipath method (module docstring). Defaults are the paper's Method 6.
 
@@ -131,16 +137,21 @@ class MultipathModule(ImageToImageModule):
             ``ignore_index``); ``None``: labels are used as they are.
         class_names: names of the Delta E classes for the results table (default: the datamodule's
             ``class_names`` when their number fits, else ``class_<i>``).
-        backbone, context_pretrained, context_weights, colour_size, colour_scale, context_size,
+        backbone, context_pretrained, context_weights, color_size, color_scale, context_size,
         context_scale, base_channels, context_channels, fusion_channels, se_reduction, skip_norm,
-        final_bn, ab_range, chroma_scale: :class:`networks.multipath.MultipathColorizer`.
+        final_bn, ab_range, chroma_scale: :class:`semcolor.networks.multipath.MultipathColorizer`.
         lightness: ``"cie"`` or ``"linear"`` (module docstring).
         huber_weight, huber_delta, ce_weight, perceptual_weight: Eq. 7 (10000, 0.5, 8, 15).
         perceptual_layer, perceptual_weights: the VGG16 of the perceptual term.
         chroma_in_loss: let the losses see the chroma-scaled prediction (default False).
         lr, rho, eps, weight_decay: AdaDelta (0.004, 0.9, 1e-6, 0).
-        train_metrics, metrics: :class:`~lightning_modules.base.ImageToImageModule` (colorization metrics).
+        train_metrics, metrics: :class:`~semcolor.lightning_modules.base.ImageToImageModule` (colorization metrics).
     """
+
+    @property
+    def input_channels(self) -> int:
+        """Bands the model takes: one, the gray image (Sec. 2)."""
+        return 1
 
     monitor = ("val_loss", "min")
 
@@ -154,8 +165,8 @@ class MultipathModule(ImageToImageModule):
         backbone: str = "resnet50",
         context_pretrained: bool = True,
         context_weights: str | None = None,
-        colour_size: int | None = None,
-        colour_scale: float = 1.0,
+        color_size: int | None = None,
+        color_scale: float = 1.0,
         context_size: int | None = None,
         context_scale: float = 0.25,
         base_channels: int = 32,
@@ -205,7 +216,7 @@ class MultipathModule(ImageToImageModule):
         hp = self.hparams
         self.network = MultipathColorizer(
             num_classes=hp.num_classes, backbone=hp.backbone, context_pretrained=hp.context_pretrained,
-            context_weights=hp.context_weights, colour_size=hp.colour_size, colour_scale=hp.colour_scale,
+            context_weights=hp.context_weights, color_size=hp.color_size, color_scale=hp.color_scale,
             context_size=hp.context_size, context_scale=hp.context_scale, base_channels=hp.base_channels,
             context_channels=hp.context_channels, fusion_channels=hp.fusion_channels,
             se_reduction=hp.se_reduction, skip_norm=hp.skip_norm, final_bn=hp.final_bn, ab_range=hp.ab_range,
@@ -218,7 +229,7 @@ class MultipathModule(ImageToImageModule):
 
     def configure_metrics(self) -> None:
         super().configure_metrics()
-        from lightning_modules.metrics import DeltaECAM16UCS, segmentation_metrics
+        from semcolor.metrics.image import DeltaECAM16UCS, segmentation_metrics
 
         hp = self.hparams
         n = self.metric_classes
@@ -363,7 +374,7 @@ class MultipathModule(ImageToImageModule):
         trainer = self.trainer
         if getattr(trainer, "fast_dev_run", False) or not trainer.is_global_zero:
             return
-        from lightning_modules.results_table import scalar_metrics, write_test_metrics
+        from semcolor.run_files import scalar_metrics, write_test_metrics
 
         metrics = {**scalar_metrics(trainer.callback_metrics), **self._test_results}
         write_results(trainer.default_root_dir, metrics, self.class_names(), self.hparams.traffic_light_class,
@@ -384,7 +395,7 @@ class MultipathModule(ImageToImageModule):
 
     def sample_panels(self, batch: dict[str, Any], output: Tensor) -> list[Tensor]:
         _, _, logits = self.split(output)
-        return [*super().sample_panels(batch, output), colourise(logits.argmax(1), self.palette)]
+        return [*super().sample_panels(batch, output), colorize_labels(logits.argmax(1), self.palette)]
 
     def configure_optimizers(self) -> Any:
         hp = self.hparams

@@ -1,6 +1,6 @@
-"""``s2color``: consistent 16-bit -> 8-bit rendering of Sentinel-2 (seed 002, Corpetti et al., IGARSS 2023).
+"""``s2color``: consistent 16-bit -> 8-bit rendering of Sentinel-2 (Corpetti et al., IGARSS 2023).
 
-One residual U-Net (``networks.residual_unet.ResidualUNet``, Sec. 2.1) maps 16-bit RGB (B04, B03, B02) to an
+One residual U-Net (``semcolor.networks.residual_unet.ResidualUNet``, Sec. 2.1) maps 16-bit RGB (B04, B03, B02) to an
 8-bit rendering, trained with the threefold loss of Eq. (1), Sec. 2.2::
 
     L(y_hat, y) = lambda_m L_m + lambda_l L_l + lambda_f L_f,   lambda_m + lambda_l + lambda_f = 1,
@@ -27,16 +27,16 @@ Choices where the paper is silent (all constructor arguments):
   its ``features.*`` part), otherwise torchvision's cache (``$TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth``)
   is used when present, otherwise the VGG is random and a loud warning says the feature term is then not
   the paper's perceptual loss (random convolutional features still penalise local-structure differences).
-  The frozen VGG (:mod:`networks.perceptual`) is saved in checkpoints, so a checkpoint evaluates the same on
+  The frozen VGG (:mod:`semcolor.networks.perceptual`) is saved in checkpoints, so a checkpoint evaluates the same on
   any machine.
-* Nodata: batches with a ``valid`` mask (``datamodules.sentinel2``) score invalid pixels as perfect
+* Nodata: batches with a ``valid`` mask (``semcolor.datamodules.sentinel2``) score invalid pixels as perfect
   (``y_hat`` replaced by ``y`` there) in the loss and the metrics; the embedded data have no mask.
 
 Input scaling (what ``predict`` must feed): float32 reflectance ``(DN - 1000) / 10000``, the Sentinel-2
 L2A convention of processing baseline >= 04.00 (``BOA_ADD_OFFSET = -1000``) and of the embedded ``render16``
-variant; declared as :attr:`S2Color.input_scaling` ``= (offset, scale) = (1000, 10000)`` for the whole-scene
-tiler (``datamodules.scene``). Products without the offset (baselines < 04.00) need ``offset=0`` there;
-``datamodules.sentinel2`` reads the offsets from the product metadata itself.
+variant; declared as :attr:`S2ColorModule.input_scaling` ``= (offset, scale) = (1000, 10000)`` for the whole-scene
+tiler (``semcolor.scenes.datamodule``). Products without the offset (baselines < 04.00) need ``offset=0`` there;
+``semcolor.datamodules.sentinel2`` reads the offsets from the product metadata itself.
 """
 
 from __future__ import annotations
@@ -44,15 +44,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lightning_modules.base import ImageToImageModule, score_valid_only
-from networks.perceptual import VGGFeatures, feature_mse
+from semcolor.lightning_modules.base import ImageToImageModule, score_valid_only
+from semcolor.networks.perceptual import VGGFeatures, feature_mse
+from semcolor.registry import METHODS
 
 __all__ = [
-    "S2Color",
+    "S2ColorModule",
     "S2ColorLoss",
     "laplacian_loss",
     "check_loss_weights",
@@ -125,9 +125,9 @@ class S2ColorLoss(nn.Module):
 class RenderingMixin:
     """What the 16-bit renderers (``s2color``, ``stretch_tile``, ``stretch_global``) share: the input
     scaling they expect, nodata handling, and the mosaic-consistency check run at ``test`` time
-    (:class:`lightning_modules.mosaic_consistency.MosaicConsistency`)."""
+    (:class:`semcolor.scenes.mosaic_consistency.MosaicConsistency`)."""
 
-    #: the model sees ``(DN - offset) / scale`` (read by the whole-scene tiler, ``datamodules.scene``)
+    #: the model sees ``(DN - offset) / scale`` (read by the whole-scene tiler, ``semcolor.scenes.datamodule``)
     input_scaling: tuple[float, float] | None = (1000.0, 10000.0)
     #: whole-scene prediction tiling ``(tile, overlap)``: the paper's 512 x 512 tiles
     predict_tiling: tuple[int, int] = (512, 64)
@@ -143,7 +143,7 @@ class RenderingMixin:
 
     def forward_batch(self, batch: dict[str, Any]) -> Tensor:
         """Every step renders through :meth:`render`, which may use the batch's nodata mask; the base
-        class scores nodata as perfect (:func:`~lightning_modules.base.score_valid_only`)."""
+        class scores nodata as perfect (:func:`~semcolor.lightning_modules.base.score_valid_only`)."""
         return self.render(batch["input"], batch.get("valid"))
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
@@ -158,18 +158,19 @@ class RenderingMixin:
         hp = self.hparams  # type: ignore[attr-defined]
         if not hp.get("mosaic_check", True):
             return []
-        from lightning_modules.mosaic_consistency import MosaicConsistency
+        from semcolor.scenes.mosaic_consistency import MosaicConsistency
 
         return [MosaicConsistency(tile_size=hp.get("mosaic_tile"), max_scenes=hp.get("mosaic_scenes", 4))]
 
 
-class S2Color(RenderingMixin, ImageToImageModule):
+@METHODS.register("s2color", tasks=("render16",))
+class S2ColorModule(RenderingMixin, ImageToImageModule):
     """Residual U-Net trained with Eq. (1) to render 16-bit Sentinel-2 RGB as 8-bit RGB.
 
     Args:
         in_channels: input bands (3: B04, B03, B02 as reflectance).
         base_channels, depth, encoder_blocks, decoder_blocks, residual_kind, upsample: see
-            :class:`networks.residual_unet.ResidualUNet`.
+            :class:`semcolor.networks.residual_unet.ResidualUNet`.
         lambda_m, lambda_l, lambda_f: Eq. (1)'s weights (each in [0, 1], summing to 1; checked).
         vgg_layers: VGG-19 activations of the feature loss (default ``("relu2_2",)``).
         vgg_weights: VGG-19 weights file; ``None`` = torchvision's cache if present, else random (warned).
@@ -211,7 +212,7 @@ class S2Color(RenderingMixin, ImageToImageModule):
                          lr_gamma=lr_gamma, train_metrics=train_metrics)
 
     def configure_models(self) -> None:
-        from networks.residual_unet import ResidualUNet
+        from semcolor.networks.residual_unet import ResidualUNet
 
         hp = self.hparams
         self.network = ResidualUNet(

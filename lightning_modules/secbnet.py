@@ -1,8 +1,8 @@
-"""``secbnet``: Semantic segmentation-Enhanced Colour Balance Network (seed 000, Chen et al., TGRS 2024).
+"""``secbnet``: Semantic segmentation-Enhanced Colour Balance Network (Chen et al., TGRS 2024).
 
-A generator (:class:`networks.secbnet.SECBNetGenerator`, Fig. 2a) maps an unbalanced 256 x 256 tile
+A generator (:class:`semcolor.networks.secbnet.SECBNetGenerator`, Fig. 2a) maps an unbalanced 256 x 256 tile
 and the colour-coded segmentation map of that tile to the balanced tile. A *frozen* segmentation
-module (WiCoNet trained on GID, :mod:`lightning_modules.wiconet`) makes that map and defines the
+module (WiCoNet trained on GID, :mod:`semcolor.lightning_modules.wiconet`) makes that map and defines the
 segmentation style loss (Sec. III-C):
 
 - Eq. 1: ``t_result, t_GT = F(G(x), S), F(y, S)``: both images get the identical preprocessing ``F``
@@ -18,7 +18,7 @@ Training as Sec. IV-B: Adam (0.9, 0.999), lr 1e-4, x0.8 every 5 epochs, 150 epoc
 checkpoint on validation (``experiments/secbnet/zhcbi.yaml``). The Table V ablation (no segmentation
 module / Seg64 / Seg128 / Seg256 / Seg512) is ``seg_depth`` (``experiments/secbnet/*-seg*.yaml``).
 
-Frozen segmentation module: wrapped in :class:`networks.blocks.FrozenModule` - eval mode whatever the
+Frozen segmentation module: wrapped in :class:`semcolor.networks.blocks.FrozenModule` - eval mode whatever the
 parent's mode (BN statistics and dropout fixed), ``requires_grad=False`` (Adam never touches it, its
 weights stay bit-identical), but the graph is recorded so ``L_seg``'s gradient reaches ``G(x)``. Its
 weights come from ``seg_checkpoint`` (a ``wiconet`` Lightning checkpoint or a plain WiCoNet state
@@ -28,7 +28,7 @@ the WiCoNet file any more.
 Evaluation: tile PSNR / SSIM / Delta E 2000 (and the identity baseline) from the base class; at the end
 of ``test``, when the DataModule offers whole scenes (``scene_count`` / ``load_scene``, e.g. the
 embedded data), every test scene is predicted as overlapping tiles and scored after stitching without
-and with the paper's weighted-average blending (Algorithm 1, :mod:`lightning_modules.stitching`:
+and with the paper's weighted-average blending (Algorithm 1, :mod:`semcolor.scenes.stitching`:
 PSNR, SSIM and seam ratio of the whole scene; logged as ``test_stitched_<mode>_<score>`` beside
 ``test_identity_stitched_...``); a results table (``results.md`` / ``results.json``) is written into
 the run folder (``$SEMCOLOR_RUN_DIR``, else the trainer's ``default_root_dir``).
@@ -49,7 +49,7 @@ Choices where the paper is ambiguous (all constructor arguments):
   divides by the (weighted) count of non-ignored pixels (PyTorch's mean). Either way a target that is
   entirely class 0 gives ``L_seg = 0`` (PyTorch's CE would give NaN).
 - Palette of the colour-coded map: GID-15's label colours for 16 classes (ZHCBI's seg maps use them),
-  else matplotlib's tab20 colours (``lightning_modules.base.class_palette``); ``seg_palette`` overrides.
+  else matplotlib's tab20 colours (``semcolor.lightning_modules.base.class_palette``); ``seg_palette`` overrides.
 """
 
 from __future__ import annotations
@@ -63,12 +63,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from datamodules.errors import SemcolorError
-from lightning_modules.base import ImageToImageModule, class_palette
-from lightning_modules.wiconet import WICONET_NETWORK_ARGS, MaskedCrossEntropy
+from semcolor.errors import SemcolorError
+from semcolor.lightning_modules.base import ImageToImageModule, class_palette
+from semcolor.lightning_modules.wiconet import WICONET_NETWORK_ARGS, MaskedCrossEntropy
+from semcolor.registry import METHODS
 
 __all__ = [
-    "SECBNet", "RandomSegmentationModuleWarning", "load_segmentation_state", "PAPER_SEG_DEPTHS",
+    "SECBNetModule", "RandomSegmentationModuleWarning", "load_segmentation_state", "PAPER_SEG_DEPTHS",
     "trainable_parameters", "frozen_parameters",
 ]  # fmt: skip
 
@@ -102,7 +103,7 @@ def load_segmentation_state(path: str | Path, num_classes: int) -> tuple[dict[st
     if isinstance(ckpt, dict) and "state_dict" in ckpt:
         hp = ckpt.get("hyper_parameters") or {}
         saved = hp.get("_class_path")
-        if saved and not saved.endswith("WiCoNetSegmentation"):
+        if saved and not saved.endswith("WiCoNetModule"):
             raise SemcolorError(f"segmentation checkpoint '{path}' was written by {saved}, not by the wiconet method")
         state = {k[len("network."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("network.")}
         hparams = {k: hp[k] for k in WICONET_NETWORK_ARGS if k in hp}
@@ -127,13 +128,14 @@ def load_segmentation_state(path: str | Path, num_classes: int) -> tuple[dict[st
     return state, hparams
 
 
-class SECBNet(ImageToImageModule):
+@METHODS.register("secbnet", tasks=("balance",))
+class SECBNetModule(ImageToImageModule):
     """SECBNet: generator + frozen WiCoNet, ``L = seg_loss_weight * L_seg + pix_loss_weight * L_pix``.
 
     Args:
         in_channels: input bands (3).
         base_channels, num_levels, branch_blocks, encoder_blocks, fusion_blocks, decoder_convs,
-            residual_block, upsample, output_activation: :class:`networks.secbnet.SECBNetGenerator`
+            residual_block, upsample, output_activation: :class:`semcolor.networks.secbnet.SECBNetGenerator`
             arguments (defaults = the paper's widths, 32.4 M parameters with Seg64).
         seg_depth: Table V variant, ``None`` / 64 / 128 / 256 / 512 (see the module docstring).
         seg_checkpoint: WiCoNet weights (``wiconet`` Lightning checkpoint or state dict); ``None``:
@@ -210,7 +212,11 @@ class SECBNet(ImageToImageModule):
         return hp.seg_depth is not None if hp.seg_loss is None else bool(hp.seg_loss)
 
     def configure_models(self) -> None:
-        from networks.secbnet import GID15_PALETTE, SECBNetGenerator, SegmentationColouriser
+        from semcolor.networks.secbnet import (
+            GID15_PALETTE,
+            SECBNetGenerator,
+            SegmentationColorizer,
+        )
 
         hp = self.hparams
         if hp.seg_depth is not None and hp.seg_depth not in PAPER_SEG_DEPTHS:
@@ -232,10 +238,10 @@ class SECBNet(ImageToImageModule):
             output_activation=hp.output_activation,
         )
         self.seg_module: nn.Module | None = None
-        self.colouriser: nn.Module | None = None
+        self.colorizer: nn.Module | None = None
         if hp.seg_depth is None and not self.uses_seg_loss:
             return
-        from networks.blocks import FrozenModule
+        from semcolor.networks.blocks import FrozenModule
 
         self.seg_module = FrozenModule(self._build_seg_network())
         if hp.seg_palette is not None:
@@ -247,13 +253,13 @@ class SECBNet(ImageToImageModule):
                 palette = [tuple(int(round(v * 255)) for v in c) for c in class_palette(hp.seg_num_classes).tolist()]
         if len(palette) != hp.seg_num_classes:
             raise SemcolorError(f"seg_palette has {len(palette)} colours for seg_num_classes={hp.seg_num_classes}")
-        self.colouriser = SegmentationColouriser(palette, mode=hp.seg_map_mode)
+        self.colorizer = SegmentationColorizer(palette, mode=hp.seg_map_mode)
 
     def _build_seg_network(self) -> nn.Module:
-        from networks.wiconet import WiCoNet
+        from semcolor.networks.wiconet import WiCoNet
 
         hp = self.hparams
-        kwargs: dict[str, Any] = {"in_chans": hp.in_channels}
+        kwargs: dict[str, Any] = {"in_channels": hp.in_channels}
         state = None
         if hp.seg_checkpoint:
             state, stored = load_segmentation_state(hp.seg_checkpoint, hp.seg_num_classes)
@@ -300,8 +306,8 @@ class SECBNet(ImageToImageModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Rebuild the segmentation module with the checkpoint's WiCoNet settings when the config's differ
         (e.g. ``make eval`` with a config that names no ``seg_checkpoint``); its weights load next."""
-        from networks.blocks import FrozenModule
-        from networks.wiconet import WiCoNet
+        from semcolor.networks.blocks import FrozenModule
+        from semcolor.networks.wiconet import WiCoNet
 
         stored = checkpoint.get("secbnet_seg_network")
         if self.seg_module is None or not stored or stored == self._seg_kwargs:
@@ -335,8 +341,8 @@ class SECBNet(ImageToImageModule):
     @torch.no_grad()
     def seg_map(self, image: Tensor) -> Tensor:
         """The colour-coded segmentation map of ``image`` (the generator's second input), at its size."""
-        assert self.colouriser is not None
-        colours = self.colouriser(self.seg_logits(image))
+        assert self.colorizer is not None
+        colours = self.colorizer(self.seg_logits(image))
         if colours.shape[-2:] != image.shape[-2:]:
             mode = "nearest" if self.hparams.seg_map_mode == "hard" else "bilinear"
             colours = F.interpolate(colours, size=image.shape[-2:], mode=mode)
@@ -374,9 +380,9 @@ class SECBNet(ImageToImageModule):
 
         Empty when the DataModule offers no whole scenes with targets.
         """
-        from datamodules.embedded import input_to_tensor
-        from datamodules.transforms import image_to_tensor
-        from lightning_modules.stitching import evaluate_scene, mean_scores
+        from semcolor.datamodules.embedded import input_to_tensor
+        from semcolor.datamodules.transforms import image_to_tensor
+        from semcolor.scenes.stitching import evaluate_scene, mean_scores
 
         if not (hasattr(datamodule, "load_scene") and hasattr(datamodule, "scene_count")):
             return {}
@@ -428,7 +434,7 @@ class SECBNet(ImageToImageModule):
         trainer = self.trainer
         if trainer.fast_dev_run or not trainer.is_global_zero:
             return
-        from lightning_modules.stitching import STITCH_LABELS, write_results
+        from semcolor.scenes.stitching import STITCH_LABELS, write_results
 
         metrics = trainer.callback_metrics
 

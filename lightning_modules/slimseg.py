@@ -1,6 +1,6 @@
 """``slimseg``: slimmable semantic segmentation with boundary supervision (thesis 003, chapter 2).
 
-One network (``networks.slimmable``: SFNet or DeepLabv3+ on a slimmable ResNet / MobileNetV2) runs at
+One network (``semcolor.networks.slimmable``: SFNet or DeepLabv3+ on a slimmable ResNet / MobileNetV2) runs at
 every width of ``widths`` (x0.25 / 0.5 / 0.75 / 1.0 by default). Training follows **Algorithm 1**
 (Sec. 2.3), with Lightning's manual optimisation, per iteration:
 
@@ -36,7 +36,7 @@ Losses (Sec. 2.3.2-2.3.3; Eq. 2.1, 2.2, 2.4, 2.5), summed over widths ``n = N (l
   probabilities), ``none`` (every width supervised by the ground truth: CE/BCE/masked CE).
 * Boundary ground truth ``y_b`` is the batch's ``"boundary"`` map (Cityscapes / GTA5 compute it with
   ``boundary_radius`` of the *data* config); when a batch has none (the embedded ``segment`` data) it is
-  computed here from ``"seg"`` with the same function (:func:`datamodules.cityscapes.label_boundary`)
+  computed here from ``"seg"`` with the same function (:func:`semcolor.datamodules.cityscapes.label_boundary`)
   and this module's ``boundary_radius``.
 
 Validation / test run every width of ``eval_widths`` (default: all) and log ``{stage}_miou_w{w}`` and
@@ -44,10 +44,10 @@ Validation / test run every width of ``eval_widths`` (default: all) and log ``{s
 and ``{stage}_miou`` / ``{stage}_pixel_acc`` / ``{stage}_loss`` at the reference width ``eval_width``
 (default the largest), which picks the best checkpoint. ``forward`` / ``predict`` run at the reference
 width. The width-sweep table (GFLOPs, params, latency, plot) is the job of
-:class:`lightning_modules.width_sweep.WidthSweep`.
+:class:`semcolor.widths.sweep.WidthSweep`.
 
 Multi-GPU: every iteration leaves the other widths' BatchNorms unused in each backward, so DDP needs
-``find_unused_parameters=True``; :meth:`SlimSeg.setup` switches it on (with a warning) when a plain
+``find_unused_parameters=True``; :meth:`SlimSegModule.setup` switches it on (with a warning) when a plain
 ``ddp`` strategy is configured. Each width's ``manual_backward`` all-reduces its gradients. Batch size
 must be > 1 per process (BatchNorm over the PPM's / ASPP's 1x1 pooled maps).
 """
@@ -63,10 +63,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lightning_modules.base import SegmentationModule
+from semcolor.lightning_modules.base import SegmentationModule
+from semcolor.registry import METHODS
 
 __all__ = [
-    "SlimSeg",
+    "SlimSegModule",
     "TEACHERS",
     "width_tag",
     "ohem_cross_entropy",
@@ -94,7 +95,7 @@ def _key(w: float) -> str:
 
 def model_widths(net: nn.Module) -> tuple[float, ...]:
     """The ascending widths a slimmable network was built for."""
-    from networks.slimmable.ops import SlimmableModule
+    from semcolor.networks.slimmable.ops import SlimmableModule
 
     for m in net.modules():
         if isinstance(m, SlimmableModule):
@@ -182,11 +183,11 @@ def boundary_targets(
 ) -> Tensor:
     """Boundary ground truth ``(N, H, W)`` float from class maps, with the Cityscapes rule.
 
-    Reuses :func:`datamodules.cityscapes.label_boundary` (pixels within ``radius`` of a border between
+    Reuses :func:`semcolor.datamodules.cityscapes.label_boundary` (pixels within ``radius`` of a border between
     different labels) per sample on the CPU, so embedded / any segmentation data get the same boundary
     definition as Cityscapes and GTA5.
     """
-    from datamodules.cityscapes import label_boundary
+    from semcolor.datamodules.cityscapes import label_boundary
 
     arr = seg.detach().cpu().numpy()
     ii = -1 if ignore_index is None else int(ignore_index)
@@ -201,7 +202,8 @@ def boundary_targets(
 # the method
 # ---------------------------------------------------------------------------------------------------
 
-class SlimSeg(SegmentationModule):
+@METHODS.register("slimseg", tasks=("segment",))
+class SlimSegModule(SegmentationModule):
     """SlimSeg (thesis ch. 2): one slimmable segmentation network trained at every width at once.
 
     Args:
@@ -216,7 +218,7 @@ class SlimSeg(SegmentationModule):
             slims (Table 2.3).
         output_stride: override the backbone's output stride (``None``: the architecture's default).
         pretrained: path to a timm ImageNet state dict (``resnet50`` / ``mobilenetv2_100``) loaded into
-            the backbone at x1.0 (``networks.slimmable.load_timm_weights``); ``None``: random init.
+            the backbone at x1.0 (``semcolor.networks.slimmable.load_timm_weights``); ``None``: random init.
         teacher: ``prev`` | ``largest`` | ``mean`` | ``none`` (Table 2.5; module doc).
         kd_temperature: KD temperature ``T`` (1, Sec. 2.3.2).
         kd_ignore: also distil on pixels labelled ``ignore_index`` (default: yes; teachers predict
@@ -232,6 +234,11 @@ class SlimSeg(SegmentationModule):
         lr, momentum, weight_decay, nesterov, poly_power: SGD 0.01 / 0.9 / 5e-4, poly 0.9 per
             iteration (Sec. 2.4.2).
     """
+
+    @property
+    def input_channels(self) -> int:
+        """Bands the model takes: RGB (Cityscapes, Sec. 2.4)."""
+        return 3
 
     monitor = ("val_miou", "max")
 
@@ -277,7 +284,7 @@ class SlimSeg(SegmentationModule):
 
     # -- construction -------------------------------------------------------------------------------
     def configure_models(self) -> None:
-        from networks.slimmable import build_slimmable, load_timm_weights
+        from semcolor.networks.slimmable import build_slimmable, load_timm_weights
 
         hp = self.hparams
         self.network = build_slimmable(
@@ -302,7 +309,7 @@ class SlimSeg(SegmentationModule):
         super().configure_losses()  # self.ce: plain CE with ignore_index (validation loss)
 
     def configure_metrics(self) -> None:
-        from lightning_modules.metrics import segmentation_metrics
+        from semcolor.metrics.image import segmentation_metrics
 
         nc, ii = self.hparams.num_classes, self.hparams.ignore_index
         self.train_metrics = segmentation_metrics(nc, ii).clone(prefix="train_")  # largest width
@@ -316,7 +323,7 @@ class SlimSeg(SegmentationModule):
 
     def reset_width(self) -> None:
         """Put the network back at the reference width (used by forward / predict)."""
-        from networks.slimmable import set_width
+        from semcolor.networks.slimmable import set_width
 
         set_width(self.network, self.reference_width)
 
@@ -422,7 +429,7 @@ class SlimSeg(SegmentationModule):
         Returns the detached terms for logging (``loss`` = sum over widths) and ``logits`` of the
         largest width. The optimiser step is the caller's (:meth:`training_step`).
         """
-        from networks.slimmable import set_width
+        from semcolor.networks.slimmable import set_width
 
         opt = self.optimizers()
         x, seg = batch["input"], batch["seg"]
@@ -470,7 +477,7 @@ class SlimSeg(SegmentationModule):
         self.log_dict(self.train_metrics, on_step=False, on_epoch=True, batch_size=bs)
 
     def _evaluate(self, batch: dict[str, Any], stage: str) -> dict[str, Tensor]:
-        from networks.slimmable import width_context
+        from semcolor.networks.slimmable import width_context
 
         x, seg = batch["input"], batch["seg"]
         ref_logits: Tensor | None = None

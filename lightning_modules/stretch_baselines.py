@@ -1,10 +1,10 @@
-"""Classical 16-bit -> 8-bit renderings the s2color paper argues against (seed 002, Sec. 1), in the same harness.
+"""Classical 16-bit -> 8-bit renderings the s2color paper argues against (Corpetti et al. 2023, Sec. 1), in the same harness.
 
-* ``stretch_tile`` (:class:`PerTileStretch`): each tile is stretched on its own, its ``low``-``high``
+* ``stretch_tile`` (:class:`TileStretchModule`): each tile is stretched on its own, its ``low``-``high``
   percentiles (2-98 %, the usual "cumulative count cut") mapped linearly to 0-1. Good contrast for one
   tile, but the parameters depend on the tile's content, so neighbouring tiles of a mosaic disagree
   ("drastic consistency problems", Sec. 1, Fig. 1).
-* ``stretch_global`` (:class:`GlobalStretch`): one stretch for everything, its percentiles taken over all
+* ``stretch_global`` (:class:`GlobalStretchModule`): one stretch for everything, its percentiles taken over all
   (valid) pixels of the training set. Consistent across tiles by construction (a pointwise map), but one
   set of parameters cannot suit every landscape ("getting common parameters for the full range of
   images ... is almost impossible", Sec. 1).
@@ -12,7 +12,7 @@
 Both are ``ImageToImageModule`` s, so ``make train METHOD=stretch_global`` "fits" them (one epoch: the
 global percentiles are computed in ``on_fit_start`` by streaming the DataModule's training loader, then
 stored as buffers so checkpoints keep them) and ``make eval`` scores them like any method, including the
-mosaic-consistency check (``lightning_modules.mosaic_consistency``). They have no trainable parameters:
+mosaic-consistency check (``semcolor.scenes.mosaic_consistency``). They have no trainable parameters:
 ``configure_optimizers`` returns ``None`` (Lightning then runs without an optimiser) and ``training_step``
 returns ``None`` (nothing to optimise); the configs use ``max_epochs: 1`` and ``limit_train_batches: 1``.
 
@@ -30,11 +30,12 @@ import torch
 from pytorch_lightning.utilities import rank_zero_info
 from torch import Tensor
 
-from datamodules.errors import SemcolorError
-from lightning_modules.base import ImageToImageModule, score_valid_only
-from lightning_modules.s2color import RenderingMixin
+from semcolor.errors import SemcolorError
+from semcolor.lightning_modules.base import ImageToImageModule, score_valid_only
+from semcolor.lightning_modules.s2color import RenderingMixin
+from semcolor.registry import METHODS
 
-__all__ = ["PerTileStretch", "GlobalStretch", "linear_stretch", "tile_percentiles", "histogram_quantile"]
+__all__ = ["TileStretchModule", "GlobalStretchModule", "linear_stretch", "tile_percentiles", "histogram_quantile"]
 
 
 def linear_stretch(x: Tensor, low: Tensor, high: Tensor, gamma: float = 1.0) -> Tensor:
@@ -63,8 +64,8 @@ def tile_percentiles(
 def histogram_quantile(hist: Tensor, q: float, lo: float, bin_width: float) -> float:
     """``q``-quantile of values counted in ``hist`` whose bin ``k`` covers ``[lo + k w, lo + (k+1) w)``
     (values outside the range were clamped into the end bins); see
-    :func:`lightning_modules.metrics.quantile_from_histogram`."""
-    from lightning_modules.metrics import quantile_from_histogram
+    :func:`semcolor.metrics.image.quantile_from_histogram`."""
+    from semcolor.metrics.image import quantile_from_histogram
 
     top = hist.numel() * bin_width
     return float(quantile_from_histogram(hist, q, bin_width, top)) + lo
@@ -87,14 +88,15 @@ class _Stretch(RenderingMixin, ImageToImageModule):
         return None  # skipped by Lightning's automatic optimisation
 
 
-class PerTileStretch(_Stretch):
+@METHODS.register("stretch_tile", tasks=("render16",))
+class TileStretchModule(_Stretch):
     """Per-tile percentile stretch (``stretch_tile``): every input tile mapped by its own percentiles.
 
     Args:
         low, high: percentiles mapped to 0 and 1 (2 and 98).
         per_channel: one pair per band (default) or one for all bands.
         gamma: display gamma applied after the stretch (1: linear).
-        mosaic_check, mosaic_tile, mosaic_scenes: see :class:`lightning_modules.s2color.S2Color`.
+        mosaic_check, mosaic_tile, mosaic_scenes: see :class:`semcolor.lightning_modules.s2color.S2ColorModule`.
     """
 
     def __init__(
@@ -111,6 +113,11 @@ class PerTileStretch(_Stretch):
             raise ValueError(f"need 0 <= low < high <= 100, got low={low}, high={high}")
         super().__init__()
 
+    @property
+    def input_channels(self) -> int:
+        """Bands it renders: R, G, B (B04, B03, B02); any extra bands are stretched and dropped."""
+        return 3
+
     def render(self, x: Tensor, valid: Tensor | None = None) -> Tensor:
         return self(x, valid)
 
@@ -121,7 +128,8 @@ class PerTileStretch(_Stretch):
         return linear_stretch(x.float(), lo, hi, hp.gamma)[:, :3]
 
 
-class GlobalStretch(_Stretch):
+@METHODS.register("stretch_global", tasks=("render16",))
+class GlobalStretchModule(_Stretch):
     """One percentile stretch fitted on the training set (``stretch_global``).
 
     ``on_fit_start`` streams the DataModule's training loader once and accumulates, per band (or for all
@@ -132,11 +140,11 @@ class GlobalStretch(_Stretch):
     Every DDP rank streams the whole loader and gets the same numbers.
 
     Args:
-        low, high, per_channel, gamma: as :class:`PerTileStretch`.
+        low, high, per_channel, gamma: as :class:`TileStretchModule`.
         in_channels: input bands.
         hist_range, hist_bins: the histogram's value range and bin count.
         fit_batches: stream at most this many training batches (``None``: all).
-        mosaic_check, mosaic_tile, mosaic_scenes: see :class:`lightning_modules.s2color.S2Color`.
+        mosaic_check, mosaic_tile, mosaic_scenes: see :class:`semcolor.lightning_modules.s2color.S2ColorModule`.
     """
 
     def __init__(

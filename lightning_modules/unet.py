@@ -6,10 +6,12 @@ this is that baseline, and the method that exercises the whole harness.
 
 from __future__ import annotations
 
-from lightning_modules.base import ImageToImageModule
+from semcolor.lightning_modules.base import ImageToImageModule
+from semcolor.registry import METHODS
 
 
-class UNetBaseline(ImageToImageModule):
+@METHODS.register("unet", tasks=("balance", "colorize"), results_table="jsdcgan")
+class UNetModule(ImageToImageModule):
     """smp ``Unet`` from ``in_channels`` to RGB with a sigmoid output, trained with L1.
 
     Args:

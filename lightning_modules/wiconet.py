@@ -1,10 +1,10 @@
 """``wiconet``: WiCoNet semantic segmentation (Ding et al., TGRS 2022), SECBNet's segmentation module.
 
-SECBNet (seed 000, Sec. III-B / IV-B) trains WiCoNet on GID (16 classes, index 0 "unrecognised" and
+SECBNet (Chen et al. 2024, Sec. III-B / IV-B) trains WiCoNet on GID (16 classes, index 0 "unrecognised" and
 ignored; 50 epochs, best at 40) and uses the best checkpoint, frozen, as its segmentation module
-(``lightning_modules.secbnet``, ``model.init_args.seg_checkpoint``). This module trains it:
+(``semcolor.lightning_modules.secbnet``, ``model.init_args.seg_checkpoint``). This module trains it:
 
-- network: :class:`networks.wiconet.WiCoNet` (local ResNet-50 branch, context branch, cross-attention
+- network: :class:`semcolor.networks.wiconet.WiCoNet` (local ResNet-50 branch, context branch, cross-attention
   transformer, main + auxiliary classifier);
 - loss as the WiCoNet authors train it (METHODS.md, "secbnet"): ``CE(main) + (1 - t)^2 * CE(aux)``,
   ``t`` = training progress in [0, 1] (optimizer steps done / steps planned);
@@ -33,31 +33,32 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 
-import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from lightning_modules.losses import MaskedCrossEntropy, masked_cross_entropy  # noqa: F401 (re-exported)
-from lightning_modules.base import SegmentationModule
+from semcolor.lightning_modules.base import SegmentationModule
+from semcolor.networks.losses import MaskedCrossEntropy, masked_cross_entropy  # noqa: F401 (re-exported)
+from semcolor.registry import METHODS
 
-__all__ = ["WiCoNetSegmentation", "masked_cross_entropy", "MaskedCrossEntropy", "WICONET_NETWORK_ARGS"]
+__all__ = ["WiCoNetModule", "masked_cross_entropy", "MaskedCrossEntropy", "WICONET_NETWORK_ARGS"]
 
-#: constructor arguments of :class:`WiCoNetSegmentation` that are :class:`networks.wiconet.WiCoNet` arguments
+#: constructor arguments of :class:`WiCoNetModule` that are :class:`semcolor.networks.wiconet.WiCoNet` arguments
 WICONET_NETWORK_ARGS: tuple[str, ...] = (
-    "in_chans", "num_classes", "local_size", "context_size", "scale", "pretrained", "dim", "depth", "heads",
+    "in_channels", "num_classes", "local_size", "context_size", "scale", "pretrained", "dim", "depth", "heads",
     "mlp_dim", "dropout", "local_dilation", "context_from_local", "input_mean", "input_std",
 )  # fmt: skip
 
 
-class WiCoNetSegmentation(SegmentationModule):
+@METHODS.register("wiconet", tasks=("segment",))
+class WiCoNetModule(SegmentationModule):
     """WiCoNet trained with main + decaying auxiliary cross-entropy (see the module docstring).
 
     Args:
         num_classes: output classes including the ignored index 0 (16 for GID-15 as SECBNet uses it,
             7 for the embedded data).
         ignore_index: label left out of loss and metrics (0, "unrecognised").
-        in_chans, local_size, context_size, scale, pretrained, dim, depth, heads, mlp_dim, dropout,
-            local_dilation, context_from_local, input_mean, input_std: :class:`networks.wiconet.WiCoNet`
+        in_channels, local_size, context_size, scale, pretrained, dim, depth, heads, mlp_dim, dropout,
+            local_dilation, context_from_local, input_mean, input_std: :class:`semcolor.networks.wiconet.WiCoNet`
             arguments. The positional embeddings fix the window the network sees to ``local_size``;
             patches of another size are resized to it (bilinear, antialiased; a data context window by
             the same factor) and the logits resized back to the patch (bilinear), so loss and mIoU are
@@ -74,7 +75,7 @@ class WiCoNetSegmentation(SegmentationModule):
         self,
         num_classes: int = 16,
         ignore_index: int | None = 0,
-        in_chans: int = 3,
+        in_channels: int = 3,
         local_size: int = 256,
         context_size: int = 768,
         scale: int = 4,
@@ -102,7 +103,7 @@ class WiCoNetSegmentation(SegmentationModule):
 
     # -- hooks ------------------------------------------------------------------------------------------
     def configure_models(self) -> None:
-        from networks.wiconet import WiCoNet
+        from semcolor.networks.wiconet import WiCoNet
 
         hp = self.hparams
         kwargs = {k: hp[k] for k in WICONET_NETWORK_ARGS}
@@ -125,7 +126,7 @@ class WiCoNetSegmentation(SegmentationModule):
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> Any:
         """WiCoNet on ``x``; windows of another size than ``local_size`` are resized (see the class docstring)."""
-        from networks.wiconet import WiCoNetOutput
+        from semcolor.networks.wiconet import WiCoNetOutput
 
         net = self.network
         context = context if context is not None else self._batch_context

@@ -2,13 +2,13 @@
 
 * :class:`SpatialAttention` -- the spatial branch of CBAM (Woo et al., ECCV 2018, Sec. 3, "spatial
   attention module"): ``M_s(F) = sigmoid(conv_kxk([AvgPool_c(F); MaxPool_c(F)]))``, the pools running
-  over the channel axis.  JSDCGAN's LCFE module uses it for ``F_s`` (seed 001, Eq. 1, second line).
+  over the channel axis.  JSDCGAN's LCFE module uses it for ``F_s`` (Wang et al. 2022, Eq. 1, second line).
 * :class:`SqueezeExcitation` -- SE block (Hu et al., CVPR 2018) with reduction ratio ``r``; the multipath
-  method fuses its two paths with SE (r = 16) (seed 004).
+  method fuses its two paths with SE (r = 16) (Wang et al. 2025).
 * :class:`EfficientChannelAttention` -- ECA (Wang et al., CVPR 2020): a 1-D convolution across the
   globally average-pooled channel descriptor whose kernel size is chosen adaptively from the channel
   count, ``k = |(log2(C) + b) / gamma|_odd`` with ``gamma = 2, b = 1`` (see :func:`eca_kernel_size`);
-  the multipath method's context path uses it (seed 004).
+  the multipath method's context path uses it (Wang et al. 2025).
 
 SE and ECA wrap the library implementations (torchvision / timm); only the CBAM spatial branch is
 hand-written (see the class docstring for why).
@@ -40,7 +40,7 @@ class SpatialAttention(nn.Module):
     ``(0, 1)``, broadcast over the channels of ``F``.
 
     Hand-written rather than ``timm.layers.cbam.SpatialAttn`` because that one always inserts a
-    BatchNorm after the convolution and does not expose the map on its own; LCFE's equation (seed 001,
+    BatchNorm after the convolution and does not expose the map on its own; LCFE's equation (Wang et al. 2022,
     Eq. 1: ``F_s = F_i * sigma(max(F_i) | avg(F_i))``) and CBAM's paper equation have a plain
     convolution.  ``norm=True`` adds the BatchNorm of CBAM's reference code (then the conv has no bias).
     The order of the two pooled maps (avg first, as in CBAM's Eq. 3; LCFE writes max | avg) only

@@ -1,4 +1,4 @@
-"""Discriminators of the colorization GANs (jsdcgan and its baselines, seed 001 Sec. 3.3 and 4.4).
+"""Discriminators of the colorization GANs (jsdcgan and its baselines, Wang et al. 2022, Sec. 3.3 and 4.4).
 
 * :class:`PatchGANDiscriminator` -- pix2pix's ``NLayerDiscriminator`` (Isola et al. 2017, appendix
   6.1.2): with ``n_layers = 3`` it is the 70x70 PatchGAN, ``C64-C128-C256-C512`` 4x4 convolutions
@@ -6,7 +6,7 @@
   256x256 it returns a 30x30 map of logits, each seeing a 70x70 input patch.
 * :class:`DCGANDiscriminator` -- the plain convolutional discriminator of Nazeri et al. 2018 ("Image
   colorization using generative adversarial networks"; the "DCGAN" baseline and the single-stream
-  ablation row of seed 001): ``n_layers`` 4x4 stride-2 convolutions doubling the width from 64 up to
+  ablation row of Wang et al. 2022): ``n_layers`` 4x4 stride-2 convolutions doubling the width from 64 up to
   512 (no norm on the first, BatchNorm after the others, LeakyReLU 0.2), then the flattened feature map
   goes through one linear layer to a single logit per image.  Defaults follow the authors' 256x256
   (Places365) configuration: 6 layers, 64-128-256-512-512-512, 4x4x512 before the linear layer.
@@ -14,7 +14,7 @@
   conv -> BN -> LeakyReLU.)  Because of the linear layer, the input size is fixed at construction.
 * :class:`ConditionalDiscriminator` -- ``D(y | x_1, ..., x_n)``: the conditions are resized to the size
   of ``y`` and concatenated with it along the channels (``[x_1, ..., x_n, y]``, pix2pix order) before one
-  of the two backbones above.  JSDCGAN's discriminator (seed 001, Eq. 4, ``D(y | x1, x2)``) is
+  of the two backbones above.  JSDCGAN's discriminator (Wang et al. 2022, Eq. 4, ``D(y | x1, x2)``) is
   ``ConditionalDiscriminator(condition_channels=(1, 1), arch="dcgan")`` with ``x1`` the grayscale input
   and ``x2`` the macro stream's input (the average-pooled grayscale, H/f x W/f), which is upsampled
   bilinearly to H x W; Nazeri's and pix2pix's ``D(y | x)`` use ``condition_channels=(1,)``.
@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from networks.unet_generator import NormName, init_gan_weights, make_norm
+from semcolor.networks.unet_generator import NormName, init_gan_weights, make_norm
 
 __all__ = [
     "ConditionalDiscriminator",

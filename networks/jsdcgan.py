@@ -1,4 +1,4 @@
-"""Joint-stream generator of JSDCGAN (Wang et al., MMAsia 2022, seed 001 Sec. 3, Fig. 1-2, Eq. 1-2).
+"""Joint-stream generator of JSDCGAN (Wang et al., MMAsia 2022, Wang et al. 2022, Sec. 3, Fig. 1-2, Eq. 1-2).
 
 Data flow (``f`` = ``macro_factor``, ``D`` = ``depth``, ``c0`` = ``base_channels``, ``S`` = ``stream_channels``)::
 
@@ -11,7 +11,7 @@ Data flow (``f`` = ``macro_factor``, ``D`` = ``depth``, ``c0`` = ``base_channels
     X = GSM(X_i, X_a) = (1 + G_i) X_i + (1 - G_i) G_a X_a   (or concat [X_i, X_a])
     y = sigmoid(conv1x1(relu(X)))  (B,3,H,W) in (0, 1)
 
-Both streams are pix2pix U-Nets (:class:`networks.unet_generator.UNetGenerator`) with raw (``"none"``)
+Both streams are pix2pix U-Nets (:class:`semcolor.networks.unet_generator.UNetGenerator`) with raw (``"none"``)
 outputs of ``S`` channels ("the input of the GSM module is the supplemented micro stream output feature
 and the upsampled macro stream output feature", Sec. 3.2); the fused feature becomes RGB through a
 1x1 convolution.
@@ -33,7 +33,7 @@ Choices where the paper is silent (all constructor arguments):
   (``lcm(2**depth, f * 2**macro_depth)``, 256 by default); ``forward`` pads by edge replication and
   crops back when ``pad_to_stride`` (default), so any size works.
 
-Ablations (seed 001, Tables 3-4; :data:`ABLATIONS`, :meth:`JointStreamGenerator.from_ablation`):
+Ablations (Wang et al. 2022, Tables 3-4; :data:`ABLATIONS`, :meth:`JointStreamGenerator.from_ablation`):
 
 ============================  ============  ==============  =====  ========
 paper row                     joint_stream  macro_shortcut  lcfe   fusion
@@ -59,8 +59,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from networks.attention import SpatialAttention
-from networks.unet_generator import (
+from semcolor.networks.attention import SpatialAttention
+from semcolor.networks.unet_generator import (
     NormName,
     OutputActivation,
     UNetGenerator,
@@ -74,7 +74,7 @@ __all__ = ["ABLATIONS", "GatedSelection", "JointStreamGenerator", "LCFE"]
 
 
 class LCFE(nn.Module):
-    r"""Low-level Correlation Feature Extraction (seed 001, Sec. 3.1, Fig. 2, Eq. 1).
+    r"""Low-level Correlation Feature Extraction (Wang et al. 2022, Sec. 3.1, Fig. 2, Eq. 1).
 
     .. math::
         F_c = \mathrm{conv}_{1\times1}(F_i) \times [\mathrm{conv}'_{1\times1}(F_i)]^T,\quad
@@ -157,7 +157,7 @@ class LCFE(nn.Module):
 
 
 class GatedSelection(nn.Module):
-    """Gated Selection Module (seed 001, Sec. 3.2, Eq. 2): ``X = (1 + G_i) X_i + (1 - G_i) G_a X_a``.
+    """Gated Selection Module (Wang et al. 2022, Sec. 3.2, Eq. 2): ``X = (1 + G_i) X_i + (1 - G_i) G_a X_a``.
 
     The paper says only that ``G_i`` and ``G_a`` are "a gated selection for X_i and X_a using the
     softmax function", estimating "the usefulness of each feature vector pixel-wise".  Chosen here: a

@@ -1,4 +1,4 @@
-"""Multipath colorization network (seed 004: "automatic colorization with semantic segmentation and
+"""Multipath colorization network (Wang et al. 2025: "automatic colorization with semantic segmentation and
 multipath networks", Sec. 2, Fig. 1, Tables I-III).
 
 Three paths, all fed the same grayscale image (replicated to 3 channels):
@@ -7,7 +7,7 @@ Three paths, all fed the same grayscale image (replicated to 3 channels):
   context size (224x224 in the paper). The stride-8 (28x28, ``layer2``) and stride-32 (7x7, ``layer4``)
   features each get a 1x1 conv-BN-ReLU to ``context_channels`` ("the number of channels in the two branches
   is equivalent, utilizing 1x1 convolution", Sec. 2.3), ECA (Eq. 2, kernel from
-  :func:`networks.attention.eca_kernel_size`), and are upsampled (bilinear) to 56x56 (= context / 4).
+  :func:`semcolor.networks.attention.eca_kernel_size`), and are upsampled (bilinear) to 56x56 (= context / 4).
   ImageNet weights when the user has them (``pretrained`` / ``weights``, see :func:`load_imagenet_resnet`),
   random otherwise (with a loud warning); the gray input is ImageNet-normalised.
 * :class:`SpatialPath` (Sec. 2.2, Table II): conv 5x5 s2 3->32, 3x3 32->32, 3x3 s2 32->64, 3x3 64->64, each
@@ -30,11 +30,11 @@ input's size and mapped to CIELAB chroma ``ab_raw = ab_range * (2 s - 1)`` (``ab
 (-128, 128), the nominal CIELAB range and more than the sRGB gamut's -86..98 / -108..95); then
 ``ab = chroma_scale * ab_raw`` -- the chroma x1.3 of Sec. 2.4 / Method 6 -- applied here and only here.
 The lightness is *not* predicted: the LightningModule takes L* from the gray input
-(:mod:`lightning_modules.multipath`).
+(:mod:`semcolor.lightning_modules.multipath`).
 
 Sizes (all constructor arguments, so tests and CPU runs use small ones). For an input of ``H x W``:
 
-* colour-net input ``Sc = colour_size`` (fixed) or ``colour_scale * (H, W)`` rounded to a multiple of 8
+* colour-net input ``Sc = color_size`` (fixed) or ``color_scale * (H, W)`` rounded to a multiple of 8
   (>= 8); the paper: 896 (Methods 3-6) or 224 (Methods 1-2). Inside, Table III's ratios hold for any Sc:
   DS1-2 at Sc, DS3-5 at Sc/2, DS6-8 at Sc/4 (segmentation features concatenated here), DS9-12 at Sc/8,
   US1-3 at Sc/4, US4-6 at Sc/2, US7-10 at Sc; channels ``base_channels * (1, 2, 4, 8)`` (32, 64, 128, 256).
@@ -45,7 +45,7 @@ Sizes (all constructor arguments, so tests and CPU runs use small ones). For an 
   for Sc = St = 224: no resize).
 * segmentation logits are resized (bilinear) from St/4 to the input size.
 
-With the GTA5 data resized to 896 (``GTA5DataModule(resize=896)``), ``colour_scale=1`` and
+With the GTA5 data resized to 896 (``GTA5DataModule(resize=896)``), ``color_scale=1`` and
 ``context_scale=0.25`` give exactly the paper's 896 / 224; the configs state sizes this way so that the
 same config runs on tiny fake data.
 """
@@ -63,9 +63,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from networks.attention import EfficientChannelAttention, SqueezeExcitation
-from networks.blocks import ConvBNReLU
-from networks.perceptual import IMAGENET_MEAN, IMAGENET_STD
+from semcolor.networks.attention import EfficientChannelAttention, SqueezeExcitation
+from semcolor.networks.blocks import ConvBNReLU
+from semcolor.networks.perceptual import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = [
     "TABLE_III",
@@ -308,7 +308,7 @@ class MultipathOutput:
 
 
 class MultipathColorizer(nn.Module):
-    """Context path + spatial path -> fusion (segmentation) -> colorization net (seed 004, Fig. 1).
+    """Context path + spatial path -> fusion (segmentation) -> colorization net (Wang et al. 2025, Fig. 1).
 
     ``forward(gray)`` takes ``(B, 1, H, W)`` gray in [0, 1] (or 3 identical channels) and returns a
     :class:`MultipathOutput` (module docstring: sizes, ab mapping, chroma scaling).
@@ -318,7 +318,7 @@ class MultipathColorizer(nn.Module):
         backbone: timm ResNet name of the context path (``resnet50``).
         context_pretrained, context_weights: ImageNet weights of the context path (Method 2+): a file,
             or torchvision's cache; random with a :class:`RandomBackboneWarning` when there are none.
-        colour_size, colour_scale: colour-net input (fixed side(s), or a fraction of the input size);
+        color_size, color_scale: colour-net input (fixed side(s), or a fraction of the input size);
             module docstring.
         context_size, context_scale: context / spatial path input (224 in the paper).
         base_channels: colour-net width c (32).
@@ -338,8 +338,8 @@ class MultipathColorizer(nn.Module):
         backbone: str = "resnet50",
         context_pretrained: bool = False,
         context_weights: str | None = None,
-        colour_size: int | Sequence[int] | None = None,
-        colour_scale: float = 1.0,
+        color_size: int | Sequence[int] | None = None,
+        color_scale: float = 1.0,
         context_size: int | Sequence[int] | None = None,
         context_scale: float = 0.25,
         base_channels: int = 32,
@@ -357,7 +357,7 @@ class MultipathColorizer(nn.Module):
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         if chroma_scale <= 0 or ab_range <= 0:
             raise ValueError(f"chroma_scale and ab_range must be positive, got {chroma_scale}, {ab_range}")
-        self.colour_size, self.colour_scale = colour_size, float(colour_scale)
+        self.color_size, self.color_scale = color_size, float(color_scale)
         self.context_size, self.context_scale = context_size, float(context_scale)
         self.ab_range, self.chroma_scale = float(ab_range), float(chroma_scale)
         seg_feature_channels = 4 * base_channels if seg_feature_channels is None else seg_feature_channels
@@ -374,7 +374,7 @@ class MultipathColorizer(nn.Module):
     def sizes(self, hw: Sequence[int]) -> tuple[tuple[int, int], tuple[int, int]]:
         """``(colour-net input size, context input size)`` for an input of size ``hw``."""
         return (
-            resolve_size(hw, self.colour_size, self.colour_scale, 8),
+            resolve_size(hw, self.color_size, self.color_scale, 8),
             resolve_size(hw, self.context_size, self.context_scale, 32),
         )
 
@@ -389,13 +389,13 @@ class MultipathColorizer(nn.Module):
             raise ValueError(f"MultipathColorizer expects (B, 1, H, W) gray input, got {tuple(gray.shape)}")
         x3 = gray.expand(-1, 3, -1, -1) if gray.shape[1] == 1 else gray
         hw = tuple(gray.shape[-2:])
-        colour_hw, context_hw = self.sizes(hw)
+        color_hw, context_hw = self.sizes(hw)
         xc = self._resize(x3, context_hw)
         fuse_hw = (context_hw[0] // 4, context_hw[1] // 4)
         fused = self.fusion(torch.cat([self.context(xc, fuse_hw), self.spatial(xc)], dim=1))
         seg_logits = F.interpolate(self.seg_head(fused), size=hw, mode="bilinear", align_corners=False)
-        feats = self._resize(self.feature_head(fused), (colour_hw[0] // 4, colour_hw[1] // 4))
-        s = self.colour(self._resize(x3, colour_hw), feats)
+        feats = self._resize(self.feature_head(fused), (color_hw[0] // 4, color_hw[1] // 4))
+        s = self.colour(self._resize(x3, color_hw), feats)
         s = self._resize(s, hw)  # bilinear: a convex combination, stays in (0, 1)
         ab_raw = self.ab_range * (2.0 * s - 1.0)
         return MultipathOutput(ab=self.chroma_scale * ab_raw, ab_raw=ab_raw, ab_sigmoid=s, seg_logits=seg_logits)

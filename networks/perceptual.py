@@ -1,7 +1,7 @@
 """Frozen ImageNet VGG feature extractors for perceptual / feature-reconstruction losses.
 
-Two methods use one: ``multipath`` (VGG16 up to relu3_3, paper 004 Sec. III-C) and ``s2color`` (VGG-19
-relu2_2, paper 002 Eq. 1's ``L_f``). Both are torchvision's own layer lists (``make_layers`` with cfg
+Two methods use one: ``multipath`` (VGG16 up to relu3_3, Wang et al. 2025, Sec. III-C) and ``s2color`` (VGG-19
+relu2_2, Corpetti et al. 2023, Eq. 1's ``L_f``). Both are torchvision's own layer lists (``make_layers`` with cfg
 "D" / "E"), built without the 120 M-parameter classifier and truncated after the deepest requested layer.
 
 Weights are never downloaded: a state-dict file (torchvision's ``vgg16-*.pth`` / ``vgg19-*.pth`` or only

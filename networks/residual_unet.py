@@ -1,4 +1,4 @@
-"""Residual U-Net for 16-bit -> 8-bit rendering (s2color; seed 002, Sec. 2.1, Fig. 2).
+"""Residual U-Net for 16-bit -> 8-bit rendering (s2color; Corpetti et al. 2023, Sec. 2.1, Fig. 2).
 
 Paper: Corpetti, Cusson, Lefebvre, "Consistent Colorization of Sentinel-2 Images for Global Product
 Generation", IGARSS 2023. Sec. 2.1 only says "a residual U-net neural network summarized in Fig. 2",
@@ -8,9 +8,9 @@ is fixed here, and why:
 - U-Net (Ronneberger et al. 2015) whose encoder levels are stacks of residual blocks (He et al. 2016),
   the usual "ResUNet" reading (Zhang, Liu & Wang 2018, "Road extraction by deep residual U-Net").
   Encoder level 0 works at full resolution; each further level is a 2x max-pool + residual blocks
-  (``networks.blocks.EncoderStage``); channels double per level from ``base_channels``.
+  (``semcolor.networks.blocks.EncoderStage``); channels double per level from ``base_channels``.
 - Decoder levels upsample, concatenate the same-level encoder features and apply conv-BN-ReLU
-  (``networks.blocks.DecoderStage``, one conv), followed by ``decoder_blocks`` residual blocks so the
+  (``semcolor.networks.blocks.DecoderStage``, one conv), followed by ``decoder_blocks`` residual blocks so the
   decoder is residual too (the paper calls the *network* residual, not only its encoder).
 - A 1x1 head to RGB and a sigmoid: the 8-bit output is ``255 * sigmoid(.)`` rounded, i.e. the network
   returns RGB in [0, 1] (the project's image convention). ``output_activation="identity"`` returns
@@ -32,7 +32,13 @@ from typing import Literal
 import torch
 from torch import nn
 
-from networks.blocks import DecoderStage, EncoderStage, ResidualKind, UpsampleKind, residual_stack
+from semcolor.networks.blocks import (
+    DecoderStage,
+    EncoderStage,
+    ResidualKind,
+    UpsampleKind,
+    residual_stack,
+)
 
 __all__ = ["ResidualUNet"]
 
@@ -50,7 +56,7 @@ class ResidualUNet(nn.Module):
         depth: number of encoder levels (``depth - 1`` max-pools). 5 levels take 512 px to 32 px.
         encoder_blocks: residual blocks per encoder level.
         decoder_blocks: residual blocks after each decoder stage's conv (0: plain U-Net decoder).
-        residual_kind: ``"basic"`` or ``"preact"`` residual blocks (``networks.blocks.ResidualBlock``).
+        residual_kind: ``"basic"`` or ``"preact"`` residual blocks (``semcolor.networks.blocks.ResidualBlock``).
         upsample: decoder upsampling, ``"bilinear"`` (default), ``"nearest"`` or ``"transpose"``.
         max_channels: cap on the channel count of any level.
         output_activation: ``"sigmoid"`` (default, RGB in [0, 1]) or ``"identity"``.

@@ -1,4 +1,4 @@
-"""SECBNet generator: a residual U-Net with a segmentation-map branch (seed 000, Sec. III-B, Fig. 2a).
+"""SECBNet generator: a residual U-Net with a segmentation-map branch (Chen et al. 2024, Sec. III-B, Fig. 2a).
 
 Paper: "SECBNet: Semantic segmentation-Enhanced Colour Balance Network" (ZHCBI colour balancing of
 Gaofen-1 tiles). What the text fixes (Sec. III-B):
@@ -29,8 +29,8 @@ back to ``d`` channels by a residual block (2d -> d). At ``d = 64`` this *is* th
 the full-size module then maps 64 -> 64 (so the ablation removes only the segmentation path).
 
 The segmentation map enters as a 3-channel colour-coded image ("from three to 64"), see
-:class:`SegmentationColouriser`. The frozen segmentation network itself (WiCoNet) and the frozen-module
-logic are not part of the generator: the LightningModule owns them (see ``networks.blocks.FrozenModule``).
+:class:`SegmentationColorizer`. The frozen segmentation network itself (WiCoNet) and the frozen-module
+logic are not part of the generator: the LightningModule owns them (see ``semcolor.networks.blocks.FrozenModule``).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from networks.blocks import (
+from semcolor.networks.blocks import (
     ConvBNReLU,
     DecoderStage,
     EncoderStage,
@@ -52,7 +52,7 @@ from networks.blocks import (
     residual_stack,
 )
 
-__all__ = ["SECBNetGenerator", "SegmentationColouriser", "GID15_PALETTE", "freeze", "FrozenModule"]
+__all__ = ["SECBNetGenerator", "SegmentationColorizer", "GID15_PALETTE", "freeze", "FrozenModule"]
 
 #: GID-15 label colours (RGB, 0-255) by class index; 0 = unlabeled / "unrecognised" (DATASETS.md, GID).
 GID15_PALETTE: tuple[tuple[int, int, int], ...] = (
@@ -77,7 +77,7 @@ GID15_PALETTE: tuple[tuple[int, int, int], ...] = (
 OutputActivation = Literal["sigmoid", "identity"]
 
 
-class SegmentationColouriser(nn.Module):
+class SegmentationColorizer(nn.Module):
     """Turn segmentation logits ``(B, C, H, W)`` into the colour-coded map ``(B, 3, H, W)`` in [0, 1].
 
     The paper feeds the segmentation map to a branch that goes "from three to 64" channels, i.e. the
@@ -96,7 +96,7 @@ class SegmentationColouriser(nn.Module):
     def __init__(self, palette: Sequence[Sequence[int]] = GID15_PALETTE, mode: Literal["soft", "hard"] = "soft") -> None:
         super().__init__()
         if mode not in ("soft", "hard"):
-            raise ValueError(f"SegmentationColouriser mode must be 'soft' or 'hard', got {mode!r}")
+            raise ValueError(f"SegmentationColorizer mode must be 'soft' or 'hard', got {mode!r}")
         pal = torch.tensor(palette, dtype=torch.float32) / 255.0
         if pal.ndim != 2 or pal.shape[1] != 3:
             raise ValueError(f"palette must be a list of RGB triples, got shape {tuple(pal.shape)}")
@@ -106,7 +106,7 @@ class SegmentationColouriser(nn.Module):
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
         if logits.ndim != 4 or logits.shape[1] != self.palette.shape[0]:
             raise ValueError(
-                f"SegmentationColouriser expects logits (B, {self.palette.shape[0]}, H, W), got {tuple(logits.shape)}"
+                f"SegmentationColorizer expects logits (B, {self.palette.shape[0]}, H, W), got {tuple(logits.shape)}"
             )
         palette = self.palette.to(logits.dtype)
         if self.mode == "soft":

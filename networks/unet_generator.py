@@ -1,9 +1,9 @@
 """The pix2pix U-Net generator (Isola et al., CVPR 2017, "Image-to-image translation with conditional
 adversarial networks", Sec. 3.2.1 and appendix 6.1.1), with configurable depth, widths and channels.
 
-Used by the pix2pix / U-Net / DCGAN baselines of the jsdcgan comparison (seed 001, Tables 1-2: "U-Net",
+Used by the pix2pix / U-Net / DCGAN baselines of the jsdcgan comparison (Wang et al. 2022, Tables 1-2: "U-Net",
 "PatchGAN", "DCGAN") and as each of the two streams of the joint-stream generator
-(:mod:`networks.jsdcgan`), which needs the intermediate features (the first encoder feature of the
+(:mod:`semcolor.networks.jsdcgan`), which needs the intermediate features (the first encoder feature of the
 macro stream, the input of the last layer of the micro stream); :meth:`UNetGenerator.forward_features`
 returns them.
 

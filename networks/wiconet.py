@@ -1,7 +1,7 @@
 """WiCoNet, the wide-context transformer segmentation network (SECBNet's segmentation module).
 
 Ding, Lin, Li, Bruzzone, Bai, "Looking outside the window: wide-context transformer for the semantic
-segmentation of high-resolution remote sensing images", IEEE TGRS 2022. SECBNet (seed 000, Sec. III-B)
+segmentation of high-resolution remote sensing images", IEEE TGRS 2022. SECBNet (Chen et al. 2024, Sec. III-B)
 trains it on GID and then uses it, frozen, to turn tiles into segmentation maps.
 
 Written by us from the architecture facts (see /work/shared/design/METHODS.md, "secbnet"):
@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import ResNet50_Weights, resnet50
 
-from networks.blocks import ConvBNReLU, DoubleConv
+from semcolor.networks.blocks import ConvBNReLU, DoubleConv
 
 __all__ = ["WiCoNet", "WiCoNetOutput"]
 
@@ -102,17 +102,17 @@ class _LocalBranch(nn.Module):
     (DeepLab-style dilation 2/4). Both have exactly the same parameters.
     """
 
-    def __init__(self, in_chans: int, pretrained: bool, dilated: bool) -> None:
+    def __init__(self, in_channels: int, pretrained: bool, dilated: bool) -> None:
         super().__init__()
         weights = ResNet50_Weights.IMAGENET1K_V1 if pretrained else None
         net = resnet50(weights=weights, replace_stride_with_dilation=[False, True, True] if dilated else None)
-        if in_chans != 3:
-            conv1 = nn.Conv2d(in_chans, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        if in_channels != 3:
+            conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
             if pretrained:
                 # timm's helper repeats the RGB filters over the new bands and rescales them.
                 from timm.models import adapt_input_conv
 
-                conv1.weight.data.copy_(adapt_input_conv(in_chans, net.conv1.weight.data))
+                conv1.weight.data.copy_(adapt_input_conv(in_channels, net.conv1.weight.data))
             net.conv1 = conv1
         if not dilated:
             for layer in (net.layer3, net.layer4):
@@ -133,9 +133,9 @@ class _LocalBranch(nn.Module):
 class _ContextBranch(nn.Sequential):
     """Four plain blocks (two conv3x3-BN-ReLU each), 64/128/256/512 channels; 3x3/2 max-pool before 2-4."""
 
-    def __init__(self, in_chans: int, widths: Sequence[int] = (64, 128, 256, 512)) -> None:
+    def __init__(self, in_channels: int, widths: Sequence[int] = (64, 128, 256, 512)) -> None:
         layers: list[nn.Module] = []
-        prev = in_chans
+        prev = in_channels
         for i, w in enumerate(widths):
             if i > 0:
                 layers.append(nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
@@ -221,7 +221,7 @@ class WiCoNet(nn.Module):
     """Wide-context network: ResNet-50 local branch + conv context branch + cross-attention transformer.
 
     Args:
-        in_chans: input bands (3 for RGB, 4 for GID's NIR-R-G-B). The same bands feed both branches.
+        in_channels: input bands (3 for RGB, 4 for GID's NIR-R-G-B). The same bands feed both branches.
         num_classes: output channels of both classifiers. SECBNet's setting is 16 (index 0 =
             "unrecognised", ignored by the loss); the WiCoNet code for GID uses 17 (16 + index 0 ignored).
         local_size: side of the (square) local window in pixels (256 for GID). Fixed: the local
@@ -252,7 +252,7 @@ class WiCoNet(nn.Module):
 
     def __init__(
         self,
-        in_chans: int = 3,
+        in_channels: int = 3,
         num_classes: int = 16,
         local_size: int = 256,
         context_size: int = 768,
@@ -275,7 +275,7 @@ class WiCoNet(nn.Module):
             raise ValueError(f"context_size ({context_size}) and local_size ({local_size}) must be multiples of scale ({scale})")
         if context_from_local not in ("symmetric_pad", "resize"):
             raise ValueError(f"context_from_local must be 'symmetric_pad' or 'resize', got {context_from_local!r}")
-        self.in_chans = in_chans
+        self.in_channels = in_channels
         self.num_classes = num_classes
         self.local_size = local_size
         self.context_size = context_size
@@ -283,9 +283,9 @@ class WiCoNet(nn.Module):
         self.context_input_size = context_size // scale
         self.context_from_local = context_from_local
 
-        self.local_branch = _LocalBranch(in_chans, pretrained, local_dilation)
+        self.local_branch = _LocalBranch(in_channels, pretrained, local_dilation)
         self.head = ConvBNReLU(2048, dim, kernel_size=1)
-        self.context_branch = _ContextBranch(in_chans, (64, 128, 256, dim))
+        self.context_branch = _ContextBranch(in_channels, (64, 128, 256, dim))
         self.transformer = _CrossTransformer(
             dim, dim, _ceil_halvings(local_size, 3), _ceil_halvings(self.context_input_size, 3), dim, depth, heads,
             mlp_dim, dropout,
@@ -301,8 +301,8 @@ class WiCoNet(nn.Module):
         if (input_mean is None) != (input_std is None):
             raise ValueError("give both input_mean and input_std, or neither")
         if input_mean is not None:
-            if len(input_mean) != in_chans or len(input_std) != in_chans:
-                raise ValueError(f"input_mean/input_std need {in_chans} values (one per band)")
+            if len(input_mean) != in_channels or len(input_std) != in_channels:
+                raise ValueError(f"input_mean/input_std need {in_channels} values (one per band)")
             self.register_buffer("input_mean", torch.tensor(input_mean, dtype=torch.float32).view(1, -1, 1, 1))
             self.register_buffer("input_std", torch.tensor(input_std, dtype=torch.float32).view(1, -1, 1, 1))
         else:
@@ -332,18 +332,18 @@ class WiCoNet(nn.Module):
         """Segment the local window.
 
         Args:
-            local: ``(B, in_chans, local_size, local_size)`` local window.
+            local: ``(B, in_channels, local_size, local_size)`` local window.
             context: the context window centred on it, either at full resolution
-                ``(B, in_chans, context_size, context_size)`` (downscaled here by area interpolation) or
-                already downscaled ``(B, in_chans, context_size/scale, context_size/scale)``; ``None``
+                ``(B, in_channels, context_size, context_size)`` (downscaled here by area interpolation) or
+                already downscaled ``(B, in_channels, context_size/scale, context_size/scale)``; ``None``
                 builds it from ``local`` (see ``context_from_local``).
 
         Returns:
             :class:`WiCoNetOutput` ``(logits, aux)``; ``aux`` is ``None`` in eval mode.
         """
-        if local.ndim != 4 or local.shape[1] != self.in_chans or local.shape[-2:] != (self.local_size, self.local_size):
+        if local.ndim != 4 or local.shape[1] != self.in_channels or local.shape[-2:] != (self.local_size, self.local_size):
             raise ValueError(
-                f"WiCoNet expects a local window of shape (B, {self.in_chans}, {self.local_size}, {self.local_size}), "
+                f"WiCoNet expects a local window of shape (B, {self.in_channels}, {self.local_size}, {self.local_size}), "
                 f"got {tuple(local.shape)}"
             )
         local = self._normalise(local)
@@ -351,8 +351,8 @@ class WiCoNet(nn.Module):
         if context is None:
             context = self.context_from(local)
         else:
-            if context.ndim != 4 or context.shape[1] != self.in_chans:
-                raise ValueError(f"WiCoNet context must be (B, {self.in_chans}, H, W), got {tuple(context.shape)}")
+            if context.ndim != 4 or context.shape[1] != self.in_channels:
+                raise ValueError(f"WiCoNet context must be (B, {self.in_channels}, H, W), got {tuple(context.shape)}")
             context = self._normalise(context)
             if context.shape[-2:] == (self.context_size, self.context_size) and self.scale != 1:
                 context = F.interpolate(context, size=(n, n), mode="area")

@@ -2,7 +2,7 @@
 
 Quick use::
 
-    from networks.slimmable import build_slimmable, set_width, count_params, count_macs
+    from semcolor.networks.slimmable import build_slimmable, set_width, count_params, count_macs
     net = build_slimmable("sfnet_r18", num_classes=19)
     set_width(net, 0.5)            # whole network at x0.5 (asserts that channels really changed)
     logits = net.eval()(x)

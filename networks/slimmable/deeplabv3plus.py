@@ -20,7 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .ops import DEFAULT_WIDTHS, Rounding, SlimmableConv2d, SlimmableConvBNReLU, channels
+from .ops import (
+    DEFAULT_WIDTHS,
+    Rounding,
+    SlimmableConv2d,
+    SlimmableConvBNReLU,
+    channels,
+)
 
 __all__ = ["SlimmableASPP", "SlimmableDeepLabV3PlusHead", "default_aspp_rates"]
 

@@ -1,12 +1,12 @@
 """Deployable sub-networks of a slimmable network: one static network per width.
 
-A slimmable network (:mod:`networks.slimmable.ops`) slices its weights on every forward pass and keeps
+A slimmable network (:mod:`semcolor.networks.slimmable.ops`) slices its weights on every forward pass and keeps
 one BatchNorm per width. :func:`static_subnet` turns it, at one width, into an ordinary network: every
-:class:`~networks.slimmable.ops.SlimmableConv2d` becomes an ``nn.Conv2d`` holding only the active slice of
-its weight, every :class:`~networks.slimmable.ops.SwitchableBatchNorm2d` becomes that width's
+:class:`~semcolor.networks.slimmable.ops.SlimmableConv2d` becomes an ``nn.Conv2d`` holding only the active slice of
+its weight, every :class:`~semcolor.networks.slimmable.ops.SwitchableBatchNorm2d` becomes that width's
 ``nn.BatchNorm2d``, and the training-only boundary head (SlimSeg Sec. 2.3.3: "can be removed during
 inference") is dropped. Its parameter count is the width's entry of Table 2.2
-(:func:`~networks.slimmable.ops.count_params`), and its outputs equal the dynamic network's at that width.
+(:func:`~semcolor.networks.slimmable.ops.count_params`), and its outputs equal the dynamic network's at that width.
 
 :func:`export_subnet` writes it as TorchScript (``.pt``, ``torch.jit.trace``) or as a ``torch.export``
 program (``.pt2``), for deployment without this code base (USER-NEEDS #14). Both are fixed to the

@@ -8,7 +8,7 @@
   i.e. exactly an independent MobileNetV2 of width ``w``.  Default widths [0.35, 0.5, 0.75, 1.0].
 * ``output_stride`` 32, 16 or 8: the strides of the last stages become dilations.
 * Module names follow timm's ``mobilenetv2_100`` (``conv_stem``, ``bn1``, ``blocks.i.j.conv_pw`` ...)
-  so ImageNet weights load into width x1.0 (:func:`networks.slimmable.pretrained.load_timm_weights`).
+  so ImageNet weights load into width x1.0 (:func:`semcolor.networks.slimmable.pretrained.load_timm_weights`).
 
 ``forward`` returns ``[1/2 (16 ch), 1/4 (24), 1/8 (32), 1/16 (96), 1/32 (320)]`` (the last two dilated
 when ``output_stride`` < 32) -- the same taps as timm's ``features_only`` output.

@@ -8,7 +8,7 @@
   ``layer3``) are replaced by dilation 2 (and 4) as in torchvision/timm (the first block of a dilated
   stage keeps the previous dilation).
 * Module names follow timm's ``resnet*`` so that ImageNet weights load into width x1.0 with
-  :func:`networks.slimmable.pretrained.load_timm_weights`.
+  :func:`semcolor.networks.slimmable.pretrained.load_timm_weights`.
 
 ``forward`` returns five feature maps: ``[stem (1/2), layer1 (1/4, "conv2_x"), layer2 (1/8),
 layer3 (1/16 or dilated), layer4 (1/32 or dilated)]``; ``out_channels`` holds their per-width channel
@@ -21,7 +21,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .ops import DEFAULT_WIDTHS, Rounding, SlimmableConv2d, SwitchableBatchNorm2d, channels
+from .ops import (
+    DEFAULT_WIDTHS,
+    Rounding,
+    SlimmableConv2d,
+    SwitchableBatchNorm2d,
+    channels,
+)
 
 __all__ = ["SlimmableBasicBlock", "SlimmableBottleneck", "SlimmableResNet", "slimmable_resnet18", "slimmable_resnet50"]
 

@@ -16,11 +16,17 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from affine import Affine
 from PIL import Image
 from rasterio.crs import CRS
-from affine import Affine
 
-from datamodules.gid import GID5_COLOURS, GID15_COLOURS, GID15_SCENES, IMAGE_DIRS, TREES
+from semcolor.datamodules.gid import (
+    GID5_COLOURS,
+    GID15_COLOURS,
+    GID15_SCENES,
+    IMAGE_DIRS,
+    TREES,
+)
 
 CRS_UTM50N = CRS.from_epsg(32650)  # Guangdong / Hubei area of GF-2 scenes
 #: a colour in neither GID table

@@ -231,7 +231,7 @@ def write_geotiff_pair(
         t_tgt = Affine(PIXEL, 0.0, west - pad_c * PIXEL, 0.0, -PIXEL, north + pad_r * PIXEL)
         _write(tgt_path, render8(big), CRS_T21, t_tgt)
     elif target_grid == "coarse_crs":
-        from rasterio.warp import calculate_default_transform, reproject, Resampling
+        from rasterio.warp import Resampling, calculate_default_transform, reproject
 
         src_big = Affine(PIXEL, 0.0, west - pad_c * PIXEL, 0.0, -PIXEL, north + pad_r * PIXEL)
         dst_crs = CRS.from_epsg(32722)

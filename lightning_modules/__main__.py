@@ -1,5 +1,0 @@
-"""``python -m lightning_modules`` == the ``semcolor`` command."""
-
-from lightning_modules.cli import main
-
-main()

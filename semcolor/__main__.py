@@ -1,0 +1,5 @@
+"""``python -m semcolor`` == the ``semcolor`` command."""
+
+from semcolor.cli.main import main
+
+main()
