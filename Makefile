@@ -38,9 +38,10 @@ setup: $(STAMP) ## Create .venv and install the project with its dev extras
 train: $(STAMP) ## Train METHOD on DATA (default: the embedded dataset); ARGS go to the CLI verbatim
 	$(CLI) fit --method '$(METHOD)' --data '$(DATA)' $(TRAINER_FLAG) $(ARGS)
 
-eval: $(STAMP) ## Evaluate CKPT of METHOD on DATA's test split (CLI `test`), writing a results table
-	@test -n "$(CKPT)" || { echo "make eval: give CKPT=<path to a .ckpt> or CKPT=last"; exit 2; }
-	$(CLI) test --method '$(METHOD)' --data '$(DATA)' --ckpt_path '$(CKPT)' $(TRAINER_FLAG) $(ARGS)
+eval: $(STAMP) ## Evaluate CKPT of METHOD on DATA's test split (CLI `test`; training-free methods need no CKPT), writing results tables
+	@if [ -z "$(CKPT)" ]; then $(PY) -m semcolor.registry needs-checkpoint '$(METHOD)'; rc=$$?; \
+	  if [ $$rc = 0 ]; then echo "make eval: give CKPT=<path to a .ckpt> or CKPT=last"; exit 2; elif [ $$rc = 2 ]; then exit 2; fi; fi
+	$(CLI) test --method '$(METHOD)' --data '$(DATA)' $(if $(CKPT),--ckpt_path '$(CKPT)',) $(TRAINER_FLAG) $(ARGS)
 	@$(PY) -m semcolor.cli.results_table --after-eval '$(METHOD)' --data '$(DATA)' || true  # side-by-side table, for the methods that have one
 
 predict: $(STAMP) ## Balance the GeoTIFF INPUT with CKPT (path or last) of METHOD into OUTPUT, blending overlapping windows

@@ -258,6 +258,10 @@ class SemcolorCLI(LightningCLI):
         subcommand = self.config["subcommand"]
         sub = self._sub()
         method, data = self._names()
+        entry = METHODS.entry(method) if METHODS.name_of(self._model_cls()) else None
+        if subcommand == "fit" and entry is not None and not entry.trainable:
+            raise SemcolorError(f"{method} is training-free: there is nothing to fit; run `make eval METHOD={method}`"
+                                f" (semcolor test) or predict")
         self.run_dir = run_dir = new_run_dir(method, data, subcommand, sub.get("run_name"))
         if not sub.trainer.get("fast_dev_run"):
             run_dir.mkdir(parents=True, exist_ok=True)

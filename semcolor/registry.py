@@ -41,6 +41,11 @@ class Entry:
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def trainable(self) -> bool:
+        """False for training-free methods (registered with ``trainable=False``): nothing to ``fit``."""
+        return bool(self.info.get("trainable", True))
+
+    @property
     def class_path(self) -> str:
         return f"{self.cls.__module__}.{self.cls.__qualname__}"
 
@@ -114,8 +119,8 @@ class Registry:
     def name_of(self, cls: type) -> str | None:
         """Reverse lookup: the registered name of ``cls`` (None if it is not registered itself)."""
         name = cls.__dict__.get("registry_name")
-        return name if name is not None and self._entries.get(name, None) is not None and \
-            self._entries[name].cls is cls else None
+        entry = self._entries.get(name) if name else None
+        return name if entry is not None and entry.cls is cls else None
 
 
 #: every method: LightningModules of ``semcolor.lightning_modules``
@@ -156,3 +161,35 @@ def current_hparams(hparams: dict[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("_class_path"), str):
         out["_class_path"] = current_class_path(out["_class_path"])
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m semcolor.registry`` for the Makefile: ``methods [--task T]``, ``datasets``,
+    ``needs-checkpoint METHOD`` (exit 0 when METHOD is trained, 1 when it is training-free)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m semcolor.registry", description=main.__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("methods").add_argument("--task", default=None, choices=TASKS)
+    sub.add_parser("datasets")
+    sub.add_parser("needs-checkpoint").add_argument("method")
+    args = parser.parse_args(argv)
+    # run as __main__, this file is a second module object: the classes register in semcolor.registry
+    from semcolor import registry
+
+    try:
+        if args.command == "methods":
+            print(" ".join(registry.METHODS.available(args.task)))
+        elif args.command == "datasets":
+            print(" ".join(registry.DATASETS.available()))
+        else:
+            return 0 if registry.METHODS.entry(args.method).trainable else 1
+    except UnknownNameError as exc:
+        print(f"semcolor: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
