@@ -11,9 +11,16 @@ References:
 Conventions:
     - XYZ is on the 0..100 scale (white Y_w = 100), as in Li et al. and colour-science; the D65 white is
       (95.047, 100, 108.883), i.e. 100 x the Lab white of :mod:`semcolor.colorspace.conversions`.
-    - Default viewing conditions are those of the multipath colorization paper (Wang et al. 2025, Sec. on the
-      Delta E metric): D65 white, adapting luminance L_A = 20 cd/m^2, background Y_b = 20, dim surround.
+    - Default viewing conditions: D65 white, adapting luminance L_A = 20 cd/m^2 and dim surround, as the
+      multipath colorization paper states (Wang et al. 2025, Sec. on the Delta E metric); background
+      Y_b = 20 is our choice, since the paper does not give it: the usual 20 % grey background, the value
+      of colour-science's documented examples (``colour.XYZ_to_CAM16`` has no default for it).
     - No illuminant discounting (D is computed from F and L_A), as colour-science's default.
+    - sRGB input (:func:`rgb_to_cam16ucs`) is taken to XYZ with the IEC 61966-2-1 matrix
+      (:func:`semcolor.colorspace.rgb_to_xyz_iec`, as ``colour.sRGB_to_XYZ``), not kornia's
+      (:func:`semcolor.colorspace.rgb_to_xyz`, used for CIELAB): kornia's matrix put Delta E CAM16-UCS up to
+      1.2e-2 away from colour-science. The adopted white stays (95.047, 100, 108.883) (the sRGB white
+      through the IEC matrix is (95.05, 100, 108.90)).
 
 Numerical safety (the model has several singular points; each is guarded and documented):
     - Post-adaptation compression ``sign(x) |x|^0.42`` has an infinite slope at 0: ``|x|`` is clamped to
@@ -39,7 +46,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .conversions import _no_autocast, check_image, rgb_to_xyz
+from .conversions import _apply_matrix, _no_autocast, check_image, rgb_to_xyz_iec
 
 __all__ = [
     "CAM16_D65_WHITE_XYZ",
@@ -92,7 +99,7 @@ class ViewingConditions:
     Args:
         white_xyz: adopted white on the 0..100 scale (default D65).
         L_A: adapting-field luminance in cd/m^2 (default 20, as the multipath paper).
-        Y_b: relative luminance of the background (default 20).
+        Y_b: relative luminance of the background (default 20: our choice, not stated by the multipath paper).
         surround: "average", "dim" (default) or "dark".
     """
 
@@ -143,12 +150,6 @@ def _viewing(viewing: ViewingConditions | None, kwargs: dict[str, object]) -> Vi
             raise TypeError("pass either a ViewingConditions or keyword viewing parameters, not both")
         return viewing
     return ViewingConditions(**kwargs)  # type: ignore[arg-type]
-
-
-def _apply_matrix(m: Sequence[Sequence[float]], x: Tensor) -> Tensor:
-    """3x3 matrix on channel axis -3 with elementwise ops (no matmul, so autocast cannot lower it)."""
-    c0, c1, c2 = x.unbind(dim=-3)
-    return torch.stack([m[i][0] * c0 + m[i][1] * c1 + m[i][2] * c2 for i in range(3)], dim=-3)
 
 
 def _cam16_core(xyz: Tensor, vc: ViewingConditions) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -214,7 +215,7 @@ def xyz_to_cam16ucs(
 
     Args:
         xyz: ``(*, 3, H, W)`` tristimulus values with the white at Y = 100 (multiply the output of
-            :func:`semcolor.colorspace.rgb_to_xyz` by 100).
+            :func:`semcolor.colorspace.rgb_to_xyz_iec` by 100; :func:`rgb_to_cam16ucs` does this).
         viewing: a :class:`ViewingConditions`; or pass its fields as keywords: ``white_xyz`` (default D65
             (95.047, 100, 108.883)), ``L_A`` (20), ``Y_b`` (20), ``surround`` ("dim").
     """
@@ -233,5 +234,9 @@ def rgb_to_cam16ucs(
     viewing: ViewingConditions | None = None,
     **viewing_kwargs: object,
 ) -> Tensor:
-    """Gamma-encoded sRGB in [0, 1] -> CAM16-UCS J', a', b' (sRGB -> XYZ x 100 -> :func:`xyz_to_cam16ucs`)."""
-    return xyz_to_cam16ucs(rgb_to_xyz(rgb) * 100.0, viewing, **viewing_kwargs)
+    """Gamma-encoded sRGB in [0, 1] -> CAM16-UCS J', a', b'.
+
+    sRGB -> XYZ x 100 with the IEC 61966-2-1 matrix (:func:`semcolor.colorspace.rgb_to_xyz_iec`, as
+    ``colour.sRGB_to_XYZ``) -> :func:`xyz_to_cam16ucs`.
+    """
+    return xyz_to_cam16ucs(rgb_to_xyz_iec(rgb) * 100.0, viewing, **viewing_kwargs)

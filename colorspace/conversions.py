@@ -9,6 +9,15 @@ Conventions (all functions):
   transfer function. Illuminant D65, CIE 1931 2-degree observer.
 - XYZ returned by :func:`rgb_to_xyz` is scaled so that the white has Y = 1 (as kornia and skimage do).
   CAM16 (:mod:`semcolor.colorspace.cam16`) uses the 0..100 scale; multiply by 100 when chaining by hand.
+- Two sRGB -> XYZ matrices are in use, on purpose:
+    * :func:`rgb_to_xyz` / :func:`linear_rgb_to_xyz` and :func:`rgb_to_lab` use kornia's 6-decimal matrix
+      (the one skimage uses too; rows sum to the white (0.950456, 1, 1.088754)), so CIELAB and CIEDE2000
+      agree with ``skimage.color`` to ~1e-13.
+    * :func:`rgb_to_xyz_iec` / :func:`linear_rgb_to_xyz_iec` use the 4-decimal matrix printed in
+      IEC 61966-2-1:1999 (:data:`SRGB_TO_XYZ_IEC`; rows sum to (0.9505, 1, 1.0890)), the one
+      ``colour.sRGB_to_XYZ`` uses. CAM16-UCS (:func:`semcolor.colorspace.rgb_to_cam16ucs`) goes through it,
+      so that Delta E CAM16-UCS agrees with colour-science's sRGB -> CAM16-UCS. The two matrices differ by
+      up to 3e-4 per entry, i.e. up to 2.7e-2 in XYZ x 100 and 1.2e-2 in Delta E CAM16-UCS.
 - CIELAB has L* in 0..100 and the D65 white (0.95047, 1.0, 1.08883), the same numbers as
   ``skimage.color.rgb2lab`` (checked in ``tests/colorspace/test_colorspace.py``).
 
@@ -29,7 +38,7 @@ The work is done by ``kornia.color``; this module only fixes the conventions aro
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from kornia import color as kc
@@ -42,6 +51,9 @@ __all__ = [
     "linear_rgb_to_xyz",
     "xyz_to_linear_rgb",
     "rgb_to_xyz",
+    "SRGB_TO_XYZ_IEC",
+    "linear_rgb_to_xyz_iec",
+    "rgb_to_xyz_iec",
     "xyz_to_rgb",
     "rgb_to_lab",
     "lab_to_rgb",
@@ -52,6 +64,14 @@ __all__ = [
 
 #: D65 white point, CIE 1931 2-degree observer, Y = 1 (kornia / skimage values).
 D65_WHITE_XYZ: tuple[float, float, float] = (0.95047, 1.0, 1.08883)
+
+#: Linear sRGB -> XYZ (white Y = 1) as printed in IEC 61966-2-1:1999 (4 decimals); colour-science's
+#: ``RGB_COLOURSPACES["sRGB"].matrix_RGB_to_XYZ``. kornia / skimage use a 6-decimal matrix instead.
+SRGB_TO_XYZ_IEC: tuple[tuple[float, float, float], ...] = (
+    (0.4124, 0.3576, 0.1805),
+    (0.2126, 0.7152, 0.0722),
+    (0.0193, 0.1192, 0.9505),
+)
 
 #: ITU-R BT.709 luma coefficients for R, G, B.
 _BT709 = (0.2126, 0.7152, 0.0722)
@@ -84,6 +104,12 @@ def _run(fn: Callable[..., Tensor], x: Tensor, name: str, **kwargs: object) -> T
     with _no_autocast(x.device.type):
         out = fn(x.float() if low_precision else x, **kwargs)
     return out.to(x.dtype) if low_precision else out
+
+
+def _apply_matrix(m: Sequence[Sequence[float]], x: Tensor) -> Tensor:
+    """3x3 matrix on channel axis -3 with elementwise ops (no matmul, so autocast cannot lower it)."""
+    c0, c1, c2 = x.unbind(dim=-3)
+    return torch.stack([m[i][0] * c0 + m[i][1] * c1 + m[i][2] * c2 for i in range(3)], dim=-3)
 
 
 def safe_sqrt(x: Tensor) -> Tensor:
@@ -123,6 +149,20 @@ def rgb_to_xyz(rgb: Tensor) -> Tensor:
     ``skimage.color.rgb2xyz``).
     """
     return _run(lambda x: kc.rgb_to_xyz(kc.rgb_to_linear_rgb(x)), rgb, "rgb")
+
+
+def linear_rgb_to_xyz_iec(rgb_linear: Tensor) -> Tensor:
+    """Linear RGB -> CIE XYZ (white Y = 1) with the IEC 61966-2-1 matrix :data:`SRGB_TO_XYZ_IEC`."""
+    return _run(lambda x: _apply_matrix(SRGB_TO_XYZ_IEC, x), rgb_linear, "rgb_linear")
+
+
+def rgb_to_xyz_iec(rgb: Tensor) -> Tensor:
+    """Gamma-encoded sRGB in [0, 1] -> CIE XYZ (white Y = 1) with the IEC 61966-2-1 matrix.
+
+    Same transfer function as :func:`rgb_to_xyz`; only the matrix differs (:data:`SRGB_TO_XYZ_IEC`, as
+    ``colour.sRGB_to_XYZ``). sRGB white maps to (0.9505, 1, 1.0890).
+    """
+    return _run(lambda x: _apply_matrix(SRGB_TO_XYZ_IEC, kc.rgb_to_linear_rgb(x)), rgb, "rgb")
 
 
 def xyz_to_rgb(xyz: Tensor) -> Tensor:

@@ -34,11 +34,12 @@ Choices (all constructor arguments):
   early stopping with patience 16 on ``val_loss`` is an ``EarlyStopping`` callback in the configs; the best
   checkpoint is the one with the lowest ``val_loss`` ("the model outputs the image with the lowest loss").
 
-Evaluation (Tables IV-V): Delta E in CAM16-UCS (D65, L_A = 20 cd/m^2, Y_b = 20, dim surround;
-:class:`semcolor.metrics.image.DeltaECAM16UCS`) between output and target sRGB: mean and p95 over all
-pixels (``{stage}_de_cam16ucs_mean`` / ``_p95``), per class (``..._class_<i>`` and ``..._class_<i>_p95``) and
-the same for the gray input (``{stage}_identity_de_cam16ucs_*``), plus the base's PSNR / SSIM / Delta E 2000 /
-acc@2 / acc@5 and identity rows, and the segmentation head's mIoU / pixel accuracy.
+Evaluation (Tables IV-V): Delta E in CAM16-UCS (D65, L_A = 20 cd/m^2, dim surround as the paper; Y_b = 20,
+which the paper does not state, is our choice; :class:`semcolor.metrics.image.DeltaECAM16UCS`) between output
+and target sRGB: mean and p95 over all pixels (``{stage}_de_cam16ucs_mean`` / ``_p95``), per class
+(``..._class_<i>`` and ``..._class_<i>_p95``) and the same for the gray input
+(``{stage}_identity_de_cam16ucs_*``), plus the base's PSNR / SSIM / Delta E 2000 / acc@2 / acc@5 and identity
+rows, and the segmentation head's mIoU / pixel accuracy.
 
 Traffic lights (Table IV's second column): the paper's 11 training classes do not include "traffic light"
 (Cityscapes id 19), so its pixels need a class of their own in the label map. ``traffic_light_class`` names

@@ -152,9 +152,10 @@ def delta_e_cam16ucs(
     """Euclidean distance in CAM16-UCS J'a'b' between two sRGB images in [0, 1], ``(*, 3, H, W)`` -> ``(*, H, W)``.
 
     Li et al. (2017) CAM16-UCS Delta E, the metric of the multipath colorization paper (Wang et al. 2025, Tables
-    IV-V). Viewing conditions default to the paper's: D65 white, L_A = 20 cd/m^2, Y_b = 20, dim surround;
-    pass a :class:`semcolor.colorspace.ViewingConditions` or its fields (``white_xyz``, ``L_A``, ``Y_b``,
-    ``surround``) as keywords. Gradient is 0 (finite) at identical inputs.
+    IV-V). Viewing conditions default to D65 white, L_A = 20 cd/m^2, dim surround (the paper's) and Y_b = 20
+    (our choice: the paper does not state Y_b; 20 is colour-science's example value); pass a
+    :class:`semcolor.colorspace.ViewingConditions` or its fields (``white_xyz``, ``L_A``, ``Y_b``, ``surround``)
+    as keywords. Gradient is 0 (finite) at identical inputs.
     """
     _check_pair(rgb1, rgb2, ("rgb1", "rgb2"))
     if viewing is not None and viewing_kwargs:
@@ -298,7 +299,7 @@ class DeltaECAM16UCS(Metric):
     Args:
         num_classes: number of classes in ``seg`` (needed for per-class values).
         ignore_index: class value excluded from per-class statistics.
-        viewing: CAM16 viewing conditions (default: D65, L_A = 20, Y_b = 20, dim -- the paper's).
+        viewing: CAM16 viewing conditions (default: D65, L_A = 20, dim -- the paper's; Y_b = 20, our choice).
         bin_width, max_value: histogram geometry.
         class_p95: also keep one histogram per class (``num_classes x (max_value / bin_width + 1)`` int64
             counts) to report per-class p95, as the paper does for traffic lights (Table IV).

@@ -18,6 +18,7 @@ from semcolor.colorspace import (  # noqa: E402
     rgb_to_cam16ucs,
     rgb_to_lab,
     rgb_to_xyz,
+    rgb_to_xyz_iec,
     srgb_to_linear,
     xyz_to_cam16,
     xyz_to_cam16ucs,
@@ -83,6 +84,15 @@ def test_xyz_matches_skimage_and_inverts() -> None:
     xyz = rgb_to_xyz(_to_image(rgb))
     assert np.abs(_from_image(xyz) - skcolor.rgb2xyz(rgb)).max() < 1e-12
     assert np.abs(_from_image(xyz_to_rgb(xyz)) - rgb).max() < 1e-9
+
+
+def test_xyz_iec_matches_colour_science() -> None:
+    """rgb_to_xyz_iec (the CAM16-UCS path) is colour.sRGB_to_XYZ; rgb_to_xyz (kornia, = skimage) is not."""
+    rgb = _colours()
+    ref = colour.sRGB_to_XYZ(rgb)
+    assert np.abs(_from_image(rgb_to_xyz_iec(_to_image(rgb))) - ref).max() < 1e-12
+    assert np.abs(_from_image(rgb_to_xyz_iec(_to_image(rgb, torch.float32))) - ref).max() < 1e-6
+    assert np.abs(_from_image(rgb_to_xyz(_to_image(rgb))) - ref).max() > 1e-4  # the two matrices differ
 
 
 def test_srgb_transfer_function() -> None:
@@ -151,7 +161,7 @@ def test_rgb_to_cam16ucs_shapes_and_viewing_object() -> None:
     out3 = rgb_to_cam16ucs(rgb, vc)
     assert out3.shape == (3, 4, 5)
     torch.testing.assert_close(rgb_to_cam16ucs(rgb.unsqueeze(0))[0], out3)
-    ref = _colour_cam16ucs(skcolor.rgb2xyz(rgb.permute(1, 2, 0).numpy()) * 100.0)
+    ref = _colour_cam16ucs(colour.sRGB_to_XYZ(rgb.permute(1, 2, 0).numpy()) * 100.0)
     np.testing.assert_allclose(out3.permute(1, 2, 0).numpy(), ref, atol=1e-9)
 
 
