@@ -11,7 +11,7 @@ import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 #: bottom to top: a package may import the packages before it in this list (and itself), never after
-LAYERS = ["semcolor", "colorspace", "networks", "metrics", "datamodules", "scenes", "lightning_modules",
+LAYERS = ["semcolor", "colorspace", "networks", "metrics", "palettes", "datamodules", "scenes", "lightning_modules",
           "widths", "cli"]
 #: modules of the bottom package that the CLI needs and that import upward only to run it
 ENTRY_POINTS = {"semcolor/__main__.py"}
