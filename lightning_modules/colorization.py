@@ -14,8 +14,15 @@ The ``U-Net`` row of Tables 1-2 is the registered ``unet`` method (``UNetModule`
 
 Paper settings (Wang et al. 2022, Sec. 4.2): batch 8, 30 epochs, Adam with lr 0.003 "as printed" (betas not
 given: TensorFlow's default (0.9, 0.999) in the paper configs). 0.003 is 15x the usual GAN rate
-2e-4 / betas (0.5, 0.999) of pix2pix, DCGAN and Nazeri's code, which the baselines use and which
-``experiments/jsdcgan/*-lr2e-4.yaml`` offers for jsdcgan.
+2e-4 / betas (0.5, 0.999) of pix2pix, DCGAN and Nazeri's code, which ``experiments/jsdcgan/*-lr2e-4.yaml``
+offers for jsdcgan.
+
+Protocol of the baselines (the paper gives none): the DCGAN row of Tables 1-2 and the single-stream row of
+Tables 3-4 carry identical numbers (one run), so ``dcgan/<data>.yaml`` trains with the paper's settings above
+and builds the same module as ``jsdcgan/<data>-single.yaml``; Nazeri's own optimiser is
+``dcgan/<data>-nazeri.yaml``. ``multi_d`` and ``multi_g`` (:mod:`semcolor.lightning_modules.multiscale_gan`),
+whose own papers' settings are not available, use the paper's settings too; ``pix2pix`` keeps Isola et al.'s
+(2e-4, (0.5, 0.999)), the settings of its own paper.
 
 Sizes: the default generators are pix2pix's ``unet_256`` (depth 8, 64 base channels; jsdcgan has two of
 them, about 97 M parameters); the DCGAN discriminator has a linear layer, so it is built for a fixed
@@ -93,7 +100,7 @@ class DCGANModule(Pix2PixModule):
     """``dcgan`` (Nazeri et al. 2018): U-Net generator + plain conv discriminator ``D(y | x)`` -> 1 logit.
 
     Nazeri's released code (facts): D sees ``[gray, colour]``, Adam 2e-4 / beta1 0.5, L1 weight 100,
-    one D update then two G updates per batch (``g_steps: 2`` in the configs), batch 16, 30 epochs.
+    one D update then two G updates per batch (``g_steps: 2`` in ``dcgan/<data>-nazeri.yaml``), batch 16, 30 epochs.
 
     Args:
         image_size: the (square) training image size the discriminator's linear layer is built for.

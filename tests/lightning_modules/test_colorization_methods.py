@@ -219,7 +219,7 @@ ABLATION_FILES = {"single": "single_stream", "joint": "joint_stream", "concat": 
                   "gsm": "js_lcfe_gsm"}
 
 
-@pytest.mark.parametrize("data", ["nwpu", "embedded"])
+@pytest.mark.parametrize("data", ["aid", "nwpu", "embedded"])
 def test_ablation_configs_parse(data: str) -> None:
     root = Path(__file__).resolve().parents[2] / "experiments" / "jsdcgan"
     flags = []
@@ -245,6 +245,47 @@ def test_paper_and_lr_configs() -> None:
         assert paper["model"]["init_args"]["lr"] == 0.003 and paper["data"]["init_args"]["batch_size"] == 8
         assert paper["trainer"]["max_epochs"] == 30 and paper["model"]["init_args"]["lambda_l1"] == 100
         assert usual["model"]["init_args"]["lr"] == 0.0002 and usual["model"]["init_args"]["betas"] == [0.5, 0.999]
+
+
+def _experiment(method: str, name: str) -> dict:
+    return yaml.safe_load((Path(__file__).resolve().parents[2] / "experiments" / method / f"{name}.yaml").read_text())
+
+
+@pytest.mark.parametrize("data", ["aid", "nwpu", "embedded"])
+def test_single_stream_ablation_is_the_dcgan_run(data: str) -> None:
+    """Wang et al. 2022 print identical numbers for DCGAN (Tables 1-2) and the single-stream ablation
+    (Tables 3-4): one run. Our two configs must train the same module the same way: same data and trainer,
+    same hyper-parameters, the same weights at the same seed and the same weights after a training step."""
+    dcgan, single = _experiment("dcgan", data), _experiment("jsdcgan", f"{data}-single")
+    assert dcgan["data"] == single["data"] and dcgan["trainer"] == single["trainer"]
+    a_args, b_args = dict(dcgan["model"]["init_args"]), dict(single["model"]["init_args"])
+    assert b_args.pop("ablation") == "single_stream" and b_args.pop("d_arch") == "dcgan"
+    assert a_args.pop("g_steps", 1) == b_args.pop("g_steps", 1) == 1
+    assert a_args == b_args
+    shrink = dict(depth=3, base_channels=4, d_base_channels=4, d_layers=3, image_size=SIZE, dropout=0.0)
+    torch.manual_seed(0)
+    a = DCGANModule(**{**a_args, **shrink})
+    torch.manual_seed(0)
+    b = JSDCGANModule(ablation="single_stream", **{**b_args, **shrink})
+    for name in ("lr", "betas", "lambda_l1", "g_steps", "lr_d", "adversarial_weight", "real_label"):
+        assert a.hparams[name] == b.hparams[name], name
+    pa, pb = list(a.parameters()), list(b.parameters())
+    assert len(pa) == len(pb) and all(torch.equal(x, y) for x, y in zip(pa, pb))
+    bt, before = batch(), params(a)
+    torch.manual_seed(1)
+    one_step(a, bt)
+    torch.manual_seed(1)
+    one_step(b, bt)
+    assert any(not torch.equal(x, y) for x, y in zip(before, a.parameters()))  # the step did something
+    assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
+
+
+def test_dcgan_paper_and_nazeri_configs() -> None:
+    for data in ("aid", "nwpu"):
+        paper, nazeri = _experiment("dcgan", data)["model"]["init_args"], _experiment("dcgan", f"{data}-nazeri")
+        assert (paper["lr"], paper["betas"], paper["g_steps"]) == (0.003, [0.9, 0.999], 1)
+        nz = nazeri["model"]["init_args"]
+        assert (nz["lr"], nz["betas"], nz["g_steps"]) == (0.0002, [0.5, 0.999], 2)
 
 
 def _fake_trainer(tmp_path: Path, acc2: float) -> SimpleNamespace:
