@@ -16,6 +16,9 @@ Choices (all constructor arguments):
 
 * The discriminator loss is the mean of its real and fake terms (pix2pix halves it); JSDCGAN Eq. 4 and
   Nazeri's code sum them. With Adam the factor 2 only interacts with ``eps``, i.e. it is immaterial.
+* The generator's adversarial term uses the conditional ``D(G(x) | c)``, the same discriminator as Eq. 4.
+  JSDCGAN's Eq. 3 writes ``D(G(x1, x2))`` without the condition; D is only ever trained conditioned, so an
+  unconditioned term could not be evaluated with it (pix2pix's Eq. 1 conditions both terms).
 * ``real_label`` < 1 gives one-sided label smoothing (Salimans et al. 2016); default 1 (none), as the
   papers state nothing.
 * Images stay in RGB [0, 1] with a sigmoid output (Nazeri predicts CIELAB; JSDCGAN says nothing).

@@ -6,10 +6,13 @@ Three paths, all fed the same grayscale image (replicated to 3 channels):
 * :class:`ContextPath` (Sec. 2.1, Table I): a timm ResNet-50 (``features_only``) on the image resized to the
   context size (224x224 in the paper). The stride-8 (28x28, ``layer2``) and stride-32 (7x7, ``layer4``)
   features each get a 1x1 conv-BN-ReLU to ``context_channels`` ("the number of channels in the two branches
-  is equivalent, utilizing 1x1 convolution", Sec. 2.3), ECA (Eq. 2, kernel from
-  :func:`semcolor.networks.attention.eca_kernel_size`), and are upsampled (bilinear) to 56x56 (= context / 4).
+  is equivalent, utilizing 1x1 convolution", Sec. 2.3; 128 each is our choice, the paper gives no width), ECA
+  (Eq. 2, kernel from :func:`semcolor.networks.attention.eca_kernel_size`), and are upsampled (bilinear) to
+  56x56 (= context / 4).
   ImageNet weights when the user has them (``pretrained`` / ``weights``, see :func:`load_imagenet_resnet`),
-  random otherwise (with a loud warning); the gray input is ImageNet-normalised.
+  random otherwise (with a loud warning); the gray input is ImageNet-normalised. Table I lists a 3x3 stride-2
+  max-pool before each of layer1..layer4; we read them as the strides of ResNet-50's own stages (the
+  table's output sizes 56 / 28 / 14 / 7 are exactly those of the unmodified ResNet-50), not as extra pools.
 * :class:`SpatialPath` (Sec. 2.2, Table II): conv 5x5 s2 3->32, 3x3 32->32, 3x3 s2 32->64, 3x3 64->64, each
   + BN + ReLU, on the same context-size image -> 56x56x64.
 * Fusion (Sec. 2.3): concat (context mid, context deep, spatial), 1x1 conv-BN-ReLU to ``fusion_channels``
