@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from semcolor.colorspace import lab_to_rgb, rgb_to_lab
+from semcolor.colorspace import lab_to_rgb, linear_to_srgb, rgb_to_lab, srgb_to_linear
 
-__all__ = ["to_unit_rgb", "to_uint8", "rgb_to_lab_np", "lab_to_rgb_np"]
+__all__ = ["to_unit_rgb", "to_uint8", "rgb_to_lab_np", "lab_to_rgb_np", "srgb_to_linear_np", "linear_to_srgb_np"]
 
 
 def to_unit_rgb(rgb: np.ndarray) -> np.ndarray:
@@ -52,3 +52,15 @@ def lab_to_rgb_np(lab: np.ndarray, clip: bool = True) -> np.ndarray:
     """CIELAB ``(..., 3)`` -> sRGB float32 ``(..., 3)`` in [0, 1] (clipped unless ``clip=False``)."""
     t, shape = _as_image(np.asarray(lab, np.float32))
     return lab_to_rgb(t, clip=clip).reshape(3, -1).T.numpy().reshape(*shape, 3)
+
+
+def srgb_to_linear_np(rgb: np.ndarray) -> np.ndarray:
+    """sRGB ``(..., 3)`` (uint8 or float in [0, 1]) -> linear RGB float32 (IEC 61966-2-1 decoding)."""
+    t, shape = _as_image(to_unit_rgb(rgb))
+    return srgb_to_linear(t).reshape(3, -1).T.numpy().reshape(*shape, 3)
+
+
+def linear_to_srgb_np(rgb_linear: np.ndarray) -> np.ndarray:
+    """Linear RGB ``(..., 3)`` -> sRGB float32 in [0, 1] (clipped to [0, 1] before encoding)."""
+    t, shape = _as_image(np.clip(np.asarray(rgb_linear, np.float32), 0.0, 1.0))
+    return linear_to_srgb(t).reshape(3, -1).T.numpy().reshape(*shape, 3)
