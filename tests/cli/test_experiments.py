@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from semcolor.cli.main import experiments_dir
+from semcolor.registry import METHODS
 from tests.cli_helpers import run_cli
 from tests.conftest import TINY_EMBEDDED
 from tests.fakes.remote_sensing import (
@@ -41,6 +42,7 @@ FAKE_DATA: dict[str, FakeData] = {
 #: method -> model overrides that shrink paper-size networks for the fake (non-embedded) data (64x64 images)
 _GAN_FAST = ["--model.init_args.depth=4", "--model.init_args.base_channels=8", "--model.init_args.d_base_channels=8"]
 FAST_MODEL: dict[str, list[str]] = {"pix2pix": _GAN_FAST, "dcgan": [*_GAN_FAST, "--model.init_args.d_layers=4", "--model.init_args.image_size=64"], "jsdcgan": [*_GAN_FAST, "--model.init_args.d_layers=4", "--model.init_args.image_size=64"]}
+FAST_MODEL |= {"multi_d": [*_GAN_FAST, "--model.init_args.d_layers=2"], "multi_g": ["--model.init_args.depth=3", "--model.init_args.base_channels=8"]}
 FAST_MODEL |= {"secbnet": ["--model.init_args.base_channels=8", "--model.init_args.seg_checkpoint=null", '--model.init_args.seg_network={"local_size": 32, "context_size": 96, "dim": 32, "depth": 1, "heads": 2, "mlp_dim": 64}'], "wiconet": ["--model.init_args.local_size=32", "--model.init_args.context_size=96", "--model.init_args.dim=32", "--model.init_args.mlp_dim=64", "--model.init_args.pretrained=false", "--data.init_args.context_size=192"]}
 
 
@@ -74,7 +76,9 @@ def test_fast_dev_run(method, data, tmp_path, capsys):
     extra = FAKE_DATA[data_name](tmp_path / "fake") + (FAST_MODEL.get(method, []) if data_name != "embedded" else [])
     # configs marked test-only (e.g. secbnet's GID colour-balance test: tiles without training data) run `test`
     config = experiments_dir() / method / f"{data}.yaml"
-    subcommand = "test" if config.read_text().startswith("# semcolor: test-only") else "fit"
+    # and training-free methods (registered trainable=False: fit is refused) run `test` too
+    test_only = config.read_text().startswith("# semcolor: test-only") or not METHODS.entry(method).trainable
+    subcommand = "test" if test_only else "fit"
     code, _, err = run_cli([subcommand, "--method", method, "--data", data, "--trainer.fast_dev_run=true",
                             "--trainer.logger=false", *extra], capsys)
     assert code == 0, err

@@ -23,6 +23,9 @@ def models():
         for name in METHODS.available():
             built[name] = METHODS.get(name)().eval()
     built["stretch_global"].fitted.fill_(True)  # its percentiles come from `fit`; the defaults are 0..1
+    for model in built.values():  # classical balancing: the reference comes from the data (or a file)
+        if hasattr(model, "reference_sample"):
+            model.reference_sample = torch.rand(1024, 3)
     return built
 
 
