@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from .ops import MBV2_WIDTHS, Rounding, SlimmableConv2d, SwitchableBatchNorm2d, channels
+from .resnet import RESNET_BOUNDARY_TAPS
 
 __all__ = ["SlimmableInvertedResidual", "SlimmableDepthwiseSeparable", "SlimmableMobileNetV2"]
 
@@ -125,6 +126,10 @@ class SlimmableMobileNetV2(nn.Module):
         self.feature_blocks = (0, 1, 2, 4, 6)
         self.out_channels: list[list[int]] = [stage_channels[i] for i in self.feature_blocks]
         self.reductions = [2, 4, 8, min(16, output_stride), output_stride]
+        #: features fed to the decoder (DeepLabv3+: the first and the last of these)
+        self.decoder_indices: tuple[int, ...] = (1, 2, 3, 4)
+        #: boundary-head inputs (Table 2.7), the same resolutions as the ResNets'
+        self.boundary_indices: dict[str, int] = dict(RESNET_BOUNDARY_TAPS)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

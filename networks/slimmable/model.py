@@ -1,8 +1,13 @@
 """Slimmable segmentation networks of SlimSeg (thesis ch. 2) and their factory.
 
 :class:`SlimmableSegNet` = slimmable backbone + slimmable head (SFNet or DeepLabv3+) + optional
-slimmable boundary head (training only).  :func:`build_slimmable` builds the four networks of
-Table 2.2: ``sfnet_r18``, ``sfnet_r50``, ``deeplabv3plus_r50``, ``deeplabv3plus_mbv2``.
+slimmable boundary head (training only).  :func:`build_slimmable` builds the six networks of
+Table 2.2: ``sfnet_r18``, ``sfnet_r50``, ``sfnet_dfnetv1``, ``sfnet_dfnetv2``, ``deeplabv3plus_r50``,
+``deeplabv3plus_mbv2``.
+
+Each backbone declares which of its returned features feed the decoder (``decoder_indices``: all of
+them for SFNet, the first and the last for DeepLabv3+) and which one feeds the boundary head for each
+name of Table 2.7 (``boundary_indices``).
 """
 from __future__ import annotations
 
@@ -15,16 +20,22 @@ from torch import nn
 
 from .boundary import SlimmableBoundaryHead
 from .deeplabv3plus import SlimmableDeepLabV3PlusHead, default_aspp_rates
+from .dfnet import SlimmableDFNet
 from .mobilenetv2 import SlimmableMobileNetV2
 from .ops import DEFAULT_WIDTHS, MBV2_WIDTHS
-from .resnet import slimmable_resnet18, slimmable_resnet50
+from .resnet import RESNET_BOUNDARY_TAPS, slimmable_resnet18, slimmable_resnet50
 from .sfnet import SlimmableSFNetHead
 
-__all__ = ["SlimmableSegNet", "build_slimmable", "MODEL_NAMES", "BOUNDARY_INPUTS"]
+__all__ = ["BOUNDARY_INPUTS", "MODEL_NAMES", "SFNET_FPN_DIM", "SlimmableSegNet", "build_slimmable"]
 
-MODEL_NAMES = ("sfnet_r18", "sfnet_r50", "deeplabv3plus_r50", "deeplabv3plus_mbv2")
-#: boundary-head input (Table 2.7): the backbone feature index of "conv1" (1/2), "conv2_x" (1/4), "conv3_x" (1/8)
-BOUNDARY_INPUTS = {"conv1": 0, "conv2_x": 1, "conv3_x": 2}
+MODEL_NAMES = (
+    "sfnet_r18", "sfnet_r50", "sfnet_dfnetv1", "sfnet_dfnetv2", "deeplabv3plus_r50", "deeplabv3plus_mbv2",
+)
+#: boundary-head inputs (Table 2.7): "conv1" (1/2), "conv2_x" (1/4), "conv3_x" (1/8); the values are the
+#: ResNet / MobileNetV2 feature indices (every backbone declares its own in ``boundary_indices``)
+BOUNDARY_INPUTS = RESNET_BOUNDARY_TAPS
+#: SFNet decoder width at x1.0 (SFNet code: 128 for ResNet-18, 256 for ResNet-50, 64 for both DFNets)
+SFNET_FPN_DIM = {"sfnet_r18": 128, "sfnet_r50": 256, "sfnet_dfnetv1": 64, "sfnet_dfnetv2": 64}
 
 
 class SlimmableSegNet(nn.Module):
@@ -55,10 +66,11 @@ class SlimmableSegNet(nn.Module):
         self, x: torch.Tensor, return_boundary: bool | None = None
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         feats = self.backbone(x)
+        taps = [feats[i] for i in self.backbone.decoder_indices]
         if self.head_type == "sfnet":
-            logits = self.head(feats[1:])
+            logits = self.head(taps)
         else:
-            logits = self.head(feats[1], feats[-1])
+            logits = self.head(taps[0], taps[-1])
         size = x.shape[-2:]
         logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
         want_boundary = self.training if return_boundary is None else return_boundary
@@ -83,6 +95,7 @@ def build_slimmable(
 
     Args:
         name: ``sfnet_r18`` (deep-stem ResNet-18, fpn_dim 128), ``sfnet_r50`` (ResNet-50, fpn_dim 256),
+            ``sfnet_dfnetv1`` / ``sfnet_dfnetv2`` (DFNet, fpn_dim 64, output stride 32 only),
             ``deeplabv3plus_r50`` (ResNet-50, output stride 8), ``deeplabv3plus_mbv2`` (MobileNetV2,
             output stride 32, light decoder -- see below).
         num_classes: 19 for Cityscapes, 11 for CamVid.
@@ -91,7 +104,7 @@ def build_slimmable(
         boundary: build the (training-only) boundary head.
         boundary_input: ``conv1`` / ``conv2_x`` (default, Sec. 2.4.2) / ``conv3_x`` (Table 2.7 ablation).
         slim_head: ``False`` = partially slimmable (only the backbone slims, Table 2.3).
-        output_stride: override the backbone's output stride.
+        output_stride: override the backbone's output stride (DFNet: 32 only).
 
     DeepLabv3+-MobileNetV2: the thesis does not describe its head.  The variant built here -- backbone
     up to the 320-channel stage at output stride 32, ASPP 320 -> 5 x 256 + 1x1 bottleneck 1280 -> 256,
@@ -116,26 +129,27 @@ def build_slimmable(
         backbone = slimmable_resnet18(widths, output_stride=output_stride or 32)
     elif name in ("sfnet_r50",):
         backbone = slimmable_resnet50(widths, output_stride=output_stride or 32)
+    elif name in ("sfnet_dfnetv1", "sfnet_dfnetv2"):
+        backbone = SlimmableDFNet(name[-2:], widths, output_stride=output_stride or 32)  # type: ignore[arg-type]
     elif name == "deeplabv3plus_r50":
         backbone = slimmable_resnet50(widths, output_stride=output_stride or 8)
     else:
         backbone = SlimmableMobileNetV2(widths, output_stride=output_stride or 32)
-    chans = backbone.out_channels
+    chans = [backbone.out_channels[i] for i in backbone.decoder_indices]
 
     head: nn.Module
     if name.startswith("sfnet"):
-        fpn_dim = 128 if name == "sfnet_r18" else 256
-        head = SlimmableSFNetHead(chans[1:], num_classes, fpn_dim, widths, slim=slim_head, rounding=rounding)
+        head = SlimmableSFNetHead(chans, num_classes, SFNET_FPN_DIM[name], widths, slim=slim_head, rounding=rounding)
         head_type = "sfnet"
     else:
         head = SlimmableDeepLabV3PlusHead(
-            chans[1], chans[-1], num_classes,
+            chans[0], chans[-1], num_classes,
             rates=default_aspp_rates(backbone.output_stride),
             decoder_convs=0 if is_mbv2 else 2,
             widths=widths, slim=slim_head, rounding=rounding,
         )
         head_type = "deeplabv3plus"
 
-    bidx = BOUNDARY_INPUTS[boundary_input]
-    bhead = SlimmableBoundaryHead(chans[bidx], widths=widths) if boundary else None
+    bidx = backbone.boundary_indices[boundary_input]
+    bhead = SlimmableBoundaryHead(backbone.out_channels[bidx], widths=widths) if boundary else None
     return SlimmableSegNet(backbone, head, head_type, bhead, bidx)

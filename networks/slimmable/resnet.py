@@ -29,7 +29,23 @@ from .ops import (
     channels,
 )
 
-__all__ = ["SlimmableBasicBlock", "SlimmableBottleneck", "SlimmableResNet", "slimmable_resnet18", "slimmable_resnet50"]
+__all__ = [
+    "RESNET_BOUNDARY_TAPS", "SlimmableBasicBlock", "SlimmableBottleneck", "SlimmableResNet", "kaiming_init",
+    "slimmable_resnet18", "slimmable_resnet50",
+]
+
+#: boundary-head inputs of Table 2.7 as indices of the returned features: stem (1/2), layer1, layer2
+RESNET_BOUNDARY_TAPS: dict[str, int] = {"conv1": 0, "conv2_x": 1, "conv3_x": 2}
+
+
+def kaiming_init(module: nn.Module) -> None:
+    """He-normal (fan-out, ReLU) conv weights, BN weight 1 / bias 0 -- torchvision's ResNet init."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
 
 
 class SlimmableBasicBlock(nn.Module):
@@ -183,15 +199,14 @@ class SlimmableResNet(nn.Module):
         self.out_channels: list[list[int]] = out_channels
         #: downsampling factor of each returned feature
         self.reductions = [2, 4, 8, min(16, output_stride), output_stride]
+        #: features fed to the decoder (SFNet: all four stages; DeepLabv3+: the first and the last)
+        self.decoder_indices: tuple[int, ...] = (1, 2, 3, 4)
+        #: boundary-head inputs (Table 2.7)
+        self.boundary_indices: dict[str, int] = dict(RESNET_BOUNDARY_TAPS)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        kaiming_init(self)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         stem = self.act1(self.bn1(self.conv1(x)))

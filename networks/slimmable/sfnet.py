@@ -9,13 +9,18 @@ counts (METHODS.md "slimseg"):
 * PPM (Zhao et al., PSPNet) with bins 1/2/3/6: per bin adaptive average pooling + 1x1 unit
   ``C5 -> fpn_dim``; the input and the upsampled priors are concatenated and fused by a 1x1 unit
   ``C5 + 4 fpn_dim -> fpn_dim`` (+ Dropout2d(0.1)).
-* FPN laterals: 1x1 units ``C_i -> fpn_dim`` for C2..C4; top-down path with a FAM at every level:
+* FPN laterals: 1x1 units ``C_i -> fpn_dim`` for every tapped feature but the last (ResNet C2..C4,
+  DFNet two levels, ``backbone.decoder_indices``); top-down path with a FAM at every level:
   the high-level map ``h`` and the lateral ``l`` are each reduced by a 1x1 conv to ``fpn_dim/2``,
   ``h`` is upsampled, a 3x3 conv on their concatenation predicts a 2-channel flow (no BN), and the
   *unreduced* ``h`` is warped to ``l``'s resolution with ``grid_sample``; the result is added to ``l``.
-* 3x3 units ``fpn_dim -> fpn_dim`` on every level, all levels upsampled to 1/4 and concatenated,
-  3x3 unit ``4 fpn_dim -> fpn_dim``, 1x1 classifier ``fpn_dim -> num_classes`` (with bias).
-* ``fpn_dim`` = 128 for ResNet-18, 256 for ResNet-50.
+* 3x3 units ``fpn_dim -> fpn_dim`` on every level, all levels upsampled to the finest tapped level
+  (1/4 for ResNets, 1/16 for DFNetv1, 1/8 for DFNetv2) and concatenated, 3x3 unit
+  ``(levels) fpn_dim -> fpn_dim``, 1x1 classifier ``fpn_dim -> num_classes`` (with bias).
+* ``fpn_dim`` = 128 for ResNet-18, 256 for ResNet-50, 64 for DFNet v1/v2 (SFNet code,
+  ``network/sfnet_dfnet.py``).  The official head's laterals have a conv bias and its PPM bin units
+  no ReLU; ours have no lateral bias and a ReLU in every bin unit: ``fpn_dim`` parameters per lateral
+  (128 for SFNet-DFNet at x1.0) and < 0.01 GMac, below Table 2.2's printed precision.
 """
 from __future__ import annotations
 
@@ -104,9 +109,10 @@ class SlimmableSFNetHead(nn.Module):
     """SFNet decoder (PPM + FAM-FPN + fusion + classifier), slimmable.
 
     Args:
-        in_channels: per-width channels of the backbone features C2, C3, C4, C5 (1/4 ... 1/32).
+        in_channels: per-width channels of the tapped backbone features, finest first (ResNet: C2, C3,
+            C4, C5 at 1/4 ... 1/32); the last feeds the PPM, the others the FPN laterals.
         num_classes: class logits (not slimmed).
-        fpn_dim: decoder width at x1.0 (128 for ResNet-18, 256 for ResNet-50).
+        fpn_dim: decoder width at x1.0 (128 for ResNet-18, 256 for ResNet-50, 64 for DFNet).
         slim: ``False`` keeps the head at full width at every width ("partially slimmable", Table 2.3);
             the backbone inputs are still slimmed.
         rounding: channel rounding of the head (``"int"``).
@@ -136,7 +142,7 @@ class SlimmableSFNetHead(nn.Module):
         self.classifier = SlimmableConv2d(fd, num_classes, 1, bias=True, widths=widths)
 
     def forward(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
-        """``feats`` = [C2, C3, C4, C5]; returns logits at C2's resolution (1/4)."""
+        """``feats`` = the tapped features, finest first; returns logits at the first one's resolution."""
         *lateral, top = feats
         f = self.ppm(top)
         outs = [f]

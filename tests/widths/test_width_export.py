@@ -16,7 +16,7 @@ from semcolor.networks.slimmable.ops import SlimmableModule
 from semcolor.widths.export import main
 
 
-@pytest.mark.parametrize("name", ["sfnet_r18", "deeplabv3plus_mbv2"])
+@pytest.mark.parametrize("name", ["sfnet_r18", "deeplabv3plus_mbv2", "sfnet_dfnetv1", "sfnet_dfnetv2"])
 def test_static_subnet_equals_the_slimmable_network_at_each_width(name):
     torch.manual_seed(0)
     net = build_slimmable(name, num_classes=5, widths=(0.35, 0.5, 1.0) if "mbv2" in name else (0.25, 0.5, 1.0))
@@ -36,10 +36,11 @@ def test_static_subnet_equals_the_slimmable_network_at_each_width(name):
     assert net.boundary_head is not None  # the original is untouched
 
 
-@pytest.mark.parametrize("fmt", ["torchscript", "export"])
-def test_exported_file_reloads_and_matches(tmp_path, fmt):
+@pytest.mark.parametrize(("name", "fmt"), [("sfnet_r18", "torchscript"), ("sfnet_r18", "export"),
+                                           ("sfnet_dfnetv1", "export")])
+def test_exported_file_reloads_and_matches(tmp_path, name, fmt):
     torch.manual_seed(0)
-    net = build_slimmable("sfnet_r18", num_classes=3, widths=(0.25, 1.0)).eval()
+    net = build_slimmable(name, num_classes=3, widths=(0.25, 1.0)).eval()
     x = torch.rand(1, 3, 64, 64)
     path = export_subnet(net, 0.25, x, tmp_path / f"net{'.pt' if fmt == 'torchscript' else '.pt2'}", fmt)
     set_width(net, 0.25)
@@ -78,3 +79,19 @@ def test_command_exports_every_width_of_a_checkpoint_and_keeps_files(tmp_path, c
         from semcolor.widths.export import export_widths
 
         export_widths(module, tmp_path / "x", "s", [1.0], (32, 32), ["onnx"])
+
+
+@pytest.mark.parametrize("arch", ["sfnet_dfnetv1", pytest.param("sfnet_dfnetv2", marks=pytest.mark.slow)])
+def test_command_exports_a_dfnet_checkpoint(tmp_path, capsys, arch):
+    """``make export-widths`` on an SFNet-DFNet checkpoint: one verified file per trained width."""
+    from semcolor.lightning_modules.slimseg import SlimSegModule
+
+    torch.manual_seed(0)
+    module = SlimSegModule(num_classes=4, ignore_index=0, arch=arch, widths=[0.25, 1.0])
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=str(tmp_path))
+    trainer.strategy.connect(module)
+    trainer.save_checkpoint(tmp_path / "df.ckpt")
+    assert main([str(tmp_path / "df.ckpt"), "--size", "64", "64", "--formats", "export"]) == 0
+    assert "| 0.25 | export |" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "exported").iterdir()) == ["df_w0.25.pt2", "df_w1.pt2"]
