@@ -39,8 +39,8 @@ def table_methods() -> list[str]:
     return sorted(names, key=lambda n: ROW_ORDER.index(n) if n in ROW_ORDER else len(ROW_ORDER))
 
 
-#: rows in the order of the paper's Tables 1-2 (U-Net, PatchGAN, DCGAN, ..., JSDCGAN); others after them
-ROW_ORDER = ("unet", "pix2pix", "dcgan", "jsdcgan")
+#: rows in the order of the paper's Tables 1-2 (U-Net, PatchGAN, DCGAN, Multi-D, Multi-G, JSDCGAN); others after
+ROW_ORDER = ("unet", "pix2pix", "dcgan", "multi_d", "multi_g", "jsdcgan")
 
 #: (key, column title, scale, format); acc is reported in percent like the paper
 COLUMNS: tuple[tuple[str, str, float, str], ...] = (

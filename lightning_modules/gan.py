@@ -1,9 +1,13 @@
-"""Shared base of the conditional-GAN colorization methods (``pix2pix``, ``dcgan``, ``jsdcgan``).
+"""Shared base of the conditional-GAN colorization methods (``pix2pix``, ``dcgan``, ``jsdcgan``, ``multi_d``,
+``multi_g``).
 
 One training step (Lightning manual optimisation, ``automatic_optimization = False``) does, per batch:
 
 1. ``fake = G(x)`` (the generator is ``self.network``, so validation / test / predict / sample grids are
-   inherited from :class:`~semcolor.lightning_modules.base.ImageToImageModule` unchanged);
+   inherited from :class:`~semcolor.lightning_modules.base.ImageToImageModule` unchanged); what D and the
+   L1 term see is :meth:`~ConditionalGANModule.generate` (default the RGB output) against
+   :meth:`~ConditionalGANModule.gan_target` (default the RGB target), so a method may play the game in
+   another space (``multi_g``: the U, V channels) or on several images (``multi_d``: an image pyramid);
 2. a discriminator update on ``D(real | c)`` vs ``D(fake.detach() | c)`` (``c`` = :meth:`conditions` of
    the input), binary cross-entropy with logits: JSDCGAN Eq. 4 / pix2pix Eq. 1, maximising
    ``log D(y | c) + log(1 - D(G(x) | c))``;
@@ -100,6 +104,18 @@ class ConditionalGANModule(ImageToImageModule):
         """Logits of D for image ``y`` given the input ``x`` (through :meth:`conditions`)."""
         return self.discriminator(y, *self.conditions(x))
 
+    def generate(self, x: Tensor) -> Any:
+        """G's output as D and the L1 term see it during training (default ``self(x)``, the RGB image)."""
+        return self(x)
+
+    def gan_target(self, y: Tensor) -> Any:
+        """The real sample in the form :meth:`generate` returns (default the RGB target ``y``)."""
+        return y
+
+    def generated_image(self, x: Tensor, fake: Any) -> Tensor:
+        """The RGB image of a :meth:`generate` output, for the training metrics (default ``fake``)."""
+        return fake
+
     def _bce(self, logits: Tensor, target: float) -> Tensor:
         return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
@@ -130,10 +146,10 @@ class ConditionalGANModule(ImageToImageModule):
         opt_g, opt_d = self.optimizers()  # type: ignore[misc]
         x, y = batch["input"], batch["target"]
         bs = x.shape[0]
-        fake = self(x)
+        fake, real = self.generate(x), self.gan_target(y)
 
         self.toggle_optimizer(opt_d)
-        d = self.discriminator_loss(x, y, fake)
+        d = self.discriminator_loss(x, real, fake)
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(d["loss"])
         opt_d.step()
@@ -142,8 +158,8 @@ class ConditionalGANModule(ImageToImageModule):
         self.toggle_optimizer(opt_g)
         for step in range(self.hparams.g_steps):
             if step:  # G changed: a fresh fake for the next update
-                fake = self(x)
-            g = self.generator_loss(x, fake, y)
+                fake = self.generate(x)
+            g = self.generator_loss(x, fake, real)
             opt_g.zero_grad(set_to_none=True)
             self.manual_backward(g["loss"])
             opt_g.step()
@@ -155,7 +171,7 @@ class ConditionalGANModule(ImageToImageModule):
             prog_bar=True, batch_size=bs,
         )
         if self.hparams.get("train_metrics", True):
-            self.train_metrics.update(self.to_rgb(fake.detach()), y)
+            self.train_metrics.update(self.to_rgb(self.generated_image(x, fake).detach()), y)
             self.log_dict(self.train_metrics, on_step=False, on_epoch=True, batch_size=bs)
 
     def on_train_epoch_end(self) -> None:

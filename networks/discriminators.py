@@ -12,9 +12,14 @@
   (Places365) configuration: 6 layers, 64-128-256-512-512-512, 4x4x512 before the linear layer.
   (Their TensorFlow code applies the activation before BatchNorm; we use the usual DCGAN order
   conv -> BN -> LeakyReLU.)  Because of the linear layer, the input size is fixed at construction.
+* ``arch="resnet18"`` -- a ResNet-18 with one logit per image (timm's ``resnet18``, random weights, its
+  first convolution taking the concatenated channels): the discriminator of Wu et al. 2020 (Multi-G,
+  "the discriminator uses residual neural network 18", their abstract). Global pooling, so any input size;
+  it keeps the ResNet initialisation (Kaiming, no zeroed last BN), not the N(0, 0.02) of the DCGAN-style
+  discriminators.
 * :class:`ConditionalDiscriminator` -- ``D(y | x_1, ..., x_n)``: the conditions are resized to the size
   of ``y`` and concatenated with it along the channels (``[x_1, ..., x_n, y]``, pix2pix order) before one
-  of the two backbones above.  JSDCGAN's discriminator (Wang et al. 2022, Eq. 4, ``D(y | x1, x2)``) is
+  of the backbones above.  JSDCGAN's discriminator (Wang et al. 2022, Eq. 4, ``D(y | x1, x2)``) is
   ``ConditionalDiscriminator(condition_channels=(1, 1), arch="dcgan")`` with ``x1`` the grayscale input
   and ``x2`` the macro stream's input (the average-pooled grayscale, H/f x W/f), which is upsampled
   bilinearly to H x W; Nazeri's and pix2pix's ``D(y | x)`` use ``condition_channels=(1,)``.
@@ -29,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+import timm
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -96,6 +102,10 @@ class PatchGANDiscriminator(nn.Module):
             prev = width
         layers.append(nn.Conv2d(prev, 1, 4, 1, 1))
         self.model = nn.Sequential(*layers)
+        self.n_layers = n_layers
+        #: where each level ends in ``self.model``: level 0 = first conv + LeakyReLU, levels 1..n_layers =
+        #: conv-norm-LeakyReLU, level n_layers + 1 = the final 1-channel conv (see :meth:`run_levels`)
+        self.level_ends = [2 + 3 * n for n in range(n_layers + 1)] + [len(layers)]
         if init_std is not None:
             init_gan_weights(self, init_std)
 
@@ -103,6 +113,21 @@ class PatchGANDiscriminator(nn.Module):
     def receptive_field(self) -> int:
         """Input patch size (pixels) seen by one output logit (70 for ``n_layers=3``)."""
         return receptive_field(_conv_geometry(self.model))
+
+    def level_width(self, level: int) -> int:
+        """Output channels of ``level`` (0 .. n_layers + 1)."""
+        convs = [m for m in self.model[: self.level_ends[level]] if isinstance(m, nn.Conv2d)]
+        return convs[-1].out_channels
+
+    def run_levels(self, x: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """Run levels ``start .. stop - 1`` on ``x`` (the input of level ``start``); all of them by default.
+
+        Lets a caller read or alter intermediate features, e.g. the fused multi-scale discriminator of
+        :mod:`semcolor.networks.multi_discriminator`. Level ``k < n_layers`` halves the size.
+        """
+        stop = len(self.level_ends) if stop is None else stop
+        begin = 0 if start == 0 else self.level_ends[start - 1]
+        return self.model[begin : self.level_ends[stop - 1]](x) if stop > start else x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -183,7 +208,8 @@ class ConditionalDiscriminator(nn.Module):
         condition_channels: channels of each condition, in call order; JSDCGAN: ``(1, 1)`` for
             (x1 = gray image, x2 = its average-pooled copy); pix2pix / Nazeri: ``(1,)``.
         arch: ``"dcgan"`` (:class:`DCGANDiscriminator`, one logit per image; the paper's DCGAN
-            discriminator) or ``"patchgan"`` (:class:`PatchGANDiscriminator`, a logit map).
+            discriminator), ``"patchgan"`` (:class:`PatchGANDiscriminator`, a logit map) or ``"resnet18"``
+            (one logit per image; ``base_channels``, ``n_layers``, ``norm``, ``input_size`` do not apply).
         base_channels, n_layers, max_multiplier, norm, init_std: passed to the backbone; ``n_layers``
             defaults to 6 for "dcgan" and 3 for "patchgan".
         input_size: image size for the "dcgan" backbone (ignored by "patchgan").
@@ -195,7 +221,7 @@ class ConditionalDiscriminator(nn.Module):
         self,
         image_channels: int = 3,
         condition_channels: Sequence[int] = (1, 1),
-        arch: Literal["dcgan", "patchgan"] = "dcgan",
+        arch: Literal["dcgan", "patchgan", "resnet18"] = "dcgan",
         base_channels: int = 64,
         n_layers: int | None = None,
         max_multiplier: int = 8,
@@ -217,8 +243,14 @@ class ConditionalDiscriminator(nn.Module):
             self.backbone = PatchGANDiscriminator(
                 in_channels, base_channels, 3 if n_layers is None else n_layers, max_multiplier, norm, init_std
             )
+        elif arch == "resnet18":
+            # zero_init_last=False: torchvision's / He et al.'s initialisation (timm zeroes each block's last BN,
+            # which leaves every residual branch without gradient at the first steps)
+            self.backbone = timm.create_model(
+                "resnet18", pretrained=False, in_chans=in_channels, num_classes=1, zero_init_last=False
+            )
         else:
-            raise ValueError(f"arch must be 'dcgan' or 'patchgan', got {arch!r}")
+            raise ValueError(f"arch must be 'dcgan', 'patchgan' or 'resnet18', got {arch!r}")
         self.arch = arch
 
     def forward(self, y: torch.Tensor, *conditions: torch.Tensor) -> torch.Tensor:

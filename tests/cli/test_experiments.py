@@ -43,6 +43,7 @@ FAKE_DATA: dict[str, FakeData] = {
 _GAN_FAST = ["--model.init_args.depth=4", "--model.init_args.base_channels=8", "--model.init_args.d_base_channels=8"]
 FAST_MODEL: dict[str, list[str]] = {"pix2pix": _GAN_FAST, "dcgan": [*_GAN_FAST, "--model.init_args.d_layers=4", "--model.init_args.image_size=64"], "jsdcgan": [*_GAN_FAST, "--model.init_args.d_layers=4", "--model.init_args.image_size=64"]}
 FAST_MODEL |= {"multi_d": [*_GAN_FAST, "--model.init_args.d_layers=2"], "multi_g": ["--model.init_args.depth=3", "--model.init_args.base_channels=8"]}
+FAST_MODEL |= {"multi_d": [*_GAN_FAST, "--model.init_args.d_layers=2"], "multi_g": ["--model.init_args.depth=3", "--model.init_args.base_channels=8"]}
 FAST_MODEL |= {"secbnet": ["--model.init_args.base_channels=8", "--model.init_args.seg_checkpoint=null", '--model.init_args.seg_network={"local_size": 32, "context_size": 96, "dim": 32, "depth": 1, "heads": 2, "mlp_dim": 64}'], "wiconet": ["--model.init_args.local_size=32", "--model.init_args.context_size=96", "--model.init_args.dim=32", "--model.init_args.mlp_dim=64", "--model.init_args.pretrained=false", "--data.init_args.context_size=192"]}
 
 
