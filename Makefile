@@ -19,13 +19,13 @@ OUTPUT ?=
 TRAINER_FLAG := $(if $(TRAINER),--trainer_config $(TRAINER),)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train eval predict scene export-widths smoke test test-full sweep agent clean distclean
+.PHONY: help setup train eval predict recolor scene export-widths smoke test test-full sweep agent clean distclean
 
 help: ## List every target with its variables
 	@echo "semcolor: make <target> [VAR=value ...]"
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
-	@echo "Variables: METHOD=<name> DATA=<dataset, default embedded> TRAINER=<gpu|ddp|smoke> ARGS='<CLI args>' CKPT=<path|last> INPUT= OUTPUT= (predict) SIZE= (scene)"
+	@echo "Variables: METHOD=<name> DATA=<dataset, default embedded> TRAINER=<gpu|ddp|smoke> ARGS='<CLI args>' CKPT=<path|last> INPUT= OUTPUT= (predict, recolor) SIZE= (scene)"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ predict: $(STAMP) ## Balance the GeoTIFF INPUT with CKPT (path or last) of METHO
 	@ckpt='$(CKPT)'; if [ "$$ckpt" = last ]; then ckpt=$$(ls -t $${SEMCOLOR_CKPTS:-ckpts}/'$(METHOD)'/'$(DATA)'-*/last.ckpt 2>/dev/null | head -n1); \
 	  test -n "$$ckpt" || { echo "make predict: CKPT=last: no run of '$(METHOD)' on '$(DATA)' with a last.ckpt"; exit 2; }; fi; \
 	  set -x; $(CLI) predict --method '$(METHOD)' --data '$(DATA)' --ckpt_path "$$ckpt" $(TRAINER_FLAG) --config experiments/trainer/predict.yaml --data.init_args.input='$(INPUT)' --trainer.callbacks.init_args.output='$(OUTPUT)' $(ARGS)
+
+recolor: $(STAMP) ## Recolour the images in INPUT (a folder of images, or of group folders) consistently into OUTPUT (method palette; never overwrites)
+	@test -n "$(INPUT)" -a -n "$(OUTPUT)" || { echo "make recolor: give INPUT=<folder of images or of group folders> and OUTPUT=<new folder>"; exit 2; }
+	$(CLI) predict --method palette --data groups --config experiments/trainer/recolor.yaml --data.init_args.root='$(INPUT)' --trainer.callbacks.init_args.output='$(OUTPUT)' $(ARGS)
 
 scene: $(STAMP) ## Write an embedded SIZE x SIZE scene (default 2048) as input/target GeoTIFFs under data/scenes, to try make predict on
 	$(PY) -m semcolor.datamodules.embedded_geotiff --size '$(SIZE)'

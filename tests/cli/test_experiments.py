@@ -16,6 +16,7 @@ from semcolor.cli.main import experiments_dir
 from semcolor.registry import METHODS
 from tests.cli_helpers import run_cli
 from tests.conftest import TINY_EMBEDDED
+from tests.fakes.image_groups import cli_args as image_groups_cli_args
 from tests.fakes.remote_sensing import (
     make_fake_gid,
     make_fake_scene_pair,
@@ -32,6 +33,7 @@ FAKE_DATA: dict[str, FakeData] = {
     "zhcbi": lambda tmp: [f"--data.init_args.root={make_fake_zhcbi(tmp).root}", "--data.init_args.tile_size=64", "--data.init_args.batch_size=2", "--data.init_args.num_workers=0"],
     "gid": lambda tmp: [f"--data.init_args.root={make_fake_gid(tmp, n_scenes=3).root}", "--data.init_args.patch_size=64", "--data.init_args.batch_size=2", "--data.init_args.num_workers=0", f"--data.init_args.balance_scene={(pair := make_fake_scene_pair(tmp / 'pair', size=(130, 140))).input}", f"--data.init_args.balance_target={pair.target}"],
     "sentinel2": sentinel2_cli_args,
+    "groups": image_groups_cli_args,
     "aid": lambda tmp: [f"--data.init_args.root={make_fake_aid(tmp).root}", "--data.init_args.resize=64", "--data.init_args.batch_size=4", "--data.init_args.num_workers=0"],
     "nwpu": lambda tmp: [f"--data.init_args.root={make_fake_nwpu(tmp).root}", "--data.init_args.resize=64", "--data.init_args.batch_size=4", "--data.init_args.num_workers=0"],
     "cityscapes": lambda tmp: [f"--data.init_args.root={make_fake_cityscapes(tmp).root}", "--data.init_args.crop_size=64", "--data.init_args.resize=null", "--data.init_args.batch_size=2", "--data.init_args.num_workers=0"],
