@@ -15,11 +15,19 @@ CKPT ?=
 SWEEP ?=
 INPUT ?=
 OUTPUT ?=
+TASK ?=
+BUDGETS ?=
+CLAIMS ?=
+BUDGET ?=
+SEEDS ?=
+ROOT ?=
+PROFILE ?=
+METHODS ?=
 
 TRAINER_FLAG := $(if $(TRAINER),--trainer_config $(TRAINER),)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train eval predict recolor scene export-widths smoke test test-full sweep agent clean distclean
+.PHONY: help setup train eval predict recolor scene export-widths smoke test test-full sweep agent clean distclean leaderboard claims
 
 help: ## List every target with its variables
 	@echo "semcolor: make <target> [VAR=value ...]"
@@ -60,6 +68,12 @@ scene: $(STAMP) ## Write an embedded SIZE x SIZE scene (default 2048) as input/t
 export-widths: $(STAMP) ## Export each width of the slimseg checkpoint CKPT as a static TorchScript/torch.export network, verified against the slimmable one
 	@test -n "$(CKPT)" || { echo "make export-widths: give CKPT=<a slimseg .ckpt>"; exit 2; }
 	$(PY) -m semcolor.widths.export '$(CKPT)' $(ARGS)
+
+leaderboard: $(STAMP) ## Every method of TASK=<balance|colorize|render16|segment> and the classical baselines on DATA, BUDGET s per run (60), SEEDS seeds (3) -> results/TASK/leaderboard.{md,csv,png}; resumable
+	$(PY) -m semcolor.cli.leaderboard --task '$(TASK)' --data '$(DATA)' $(if $(ROOT),--root '$(ROOT)',) $(if $(BUDGET),--budget '$(BUDGET)',) $(if $(SEEDS),--seeds '$(SEEDS)',) $(if $(PROFILE),--profile '$(PROFILE)',) $(if $(TRAINER),--trainer_config '$(TRAINER)',) $(if $(METHODS),--methods '$(METHODS)',) $(if $(ARGS),-- $(ARGS),)
+
+claims: $(STAMP) ## Run the papers' testable claims (BUDGETS=small,large s, SEEDS) and write results/claims.md; resumable
+	$(PY) -m semcolor.cli.claims $(if $(BUDGETS),--budgets '$(BUDGETS)',) $(if $(SEEDS),--seeds '$(SEEDS)',) $(if $(PROFILE),--profile '$(PROFILE)',) $(if $(TRAINER),--trainer_config '$(TRAINER)',) $(if $(CLAIMS),--only '$(CLAIMS)',)
 
 smoke: $(STAMP) ## fast_dev_run of every method x dataset config (CI smoke on tiny subsets)
 	$(PY) -m pytest -q -p no:cacheprovider tests/cli/test_experiments.py -m "slow or not slow"
