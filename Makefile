@@ -23,11 +23,15 @@ SEEDS ?=
 ROOT ?=
 PROFILE ?=
 METHODS ?=
+CKPT_D ?=
+CKPT_P ?=
+RUNS ?=
+OUT ?=
 
 TRAINER_FLAG := $(if $(TRAINER),--trainer_config $(TRAINER),)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train eval predict recolor scene export-widths smoke test test-full sweep agent clean distclean leaderboard claims
+.PHONY: help setup train eval predict recolor scene export-widths pd-curve smoke test test-full sweep agent clean distclean leaderboard claims
 
 help: ## List every target with its variables
 	@echo "semcolor: make <target> [VAR=value ...]"
@@ -64,6 +68,11 @@ recolor: $(STAMP) ## Recolour the images in INPUT (a folder of images, or of gro
 
 scene: $(STAMP) ## Write an embedded SIZE x SIZE scene (default 2048) as input/target GeoTIFFs under data/scenes, to try make predict on
 	$(PY) -m semcolor.datamodules.embedded_geotiff --size '$(SIZE)'
+
+pd-curve: $(STAMP) ## burstsr P-D curve of CKPT_D (theta_D) and CKPT_P (theta_P), or of RUNS="<run folders>": points CSV, P-D plane and AUR-vs-burst-length PNGs, AUR table into OUT
+	@test -n "$(RUNS)" -o \( -n "$(CKPT_D)" -a -n "$(CKPT_P)" \) || { echo "make pd-curve: give CKPT_D=<distortion .ckpt> CKPT_P=<perception .ckpt>, or RUNS='<burstsr run folders>'"; exit 2; }
+	@out='$(OUT)'; test -n "$$out" || out=$${SEMCOLOR_CKPTS:-ckpts}/burstsr-pd-$$(date +%Y%m%d-%H%M%S); set -x; \
+	  $(PY) -m semcolor.cli.pd_curve $(if $(RUNS),--runs $(RUNS),) $(if $(CKPT_D),--ckpt-d '$(CKPT_D)' --ckpt-p '$(CKPT_P)',) --out "$$out" $(ARGS)
 
 export-widths: $(STAMP) ## Export each width of the slimseg checkpoint CKPT as a static TorchScript/torch.export network, verified against the slimmable one
 	@test -n "$(CKPT)" || { echo "make export-widths: give CKPT=<a slimseg .ckpt>"; exit 2; }

@@ -100,6 +100,11 @@ class ConditionalGANModule(ImageToImageModule):
         """What D is conditioned on besides the judged image (default ``(x,)``: ``D(y | x)``)."""
         return (x,)
 
+    def discriminator_active(self) -> bool:
+        """Whether this training step updates D (default always; a method with a D-free phase, e.g.
+        burstsr's L1-only first stage, returns False there and D is then not run at all)."""
+        return True
+
     def discriminate(self, y: Tensor, x: Tensor) -> Tensor:
         """Logits of D for image ``y`` given the input ``x`` (through :meth:`conditions`)."""
         return self.discriminator(y, *self.conditions(x))
@@ -148,12 +153,14 @@ class ConditionalGANModule(ImageToImageModule):
         bs = x.shape[0]
         fake, real = self.generate(x), self.gan_target(y)
 
-        self.toggle_optimizer(opt_d)
-        d = self.discriminator_loss(x, real, fake)
-        opt_d.zero_grad(set_to_none=True)
-        self.manual_backward(d["loss"])
-        opt_d.step()
-        self.untoggle_optimizer(opt_d)
+        d = None
+        if self.discriminator_active():
+            self.toggle_optimizer(opt_d)
+            d = self.discriminator_loss(x, real, fake)
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(d["loss"])
+            opt_d.step()
+            self.untoggle_optimizer(opt_d)
 
         self.toggle_optimizer(opt_g)
         for step in range(self.hparams.g_steps):
@@ -165,11 +172,10 @@ class ConditionalGANModule(ImageToImageModule):
             opt_g.step()
         self.untoggle_optimizer(opt_g)
 
-        self.log_dict(
-            {"train_loss_d": d["loss"].detach(), "train_loss_g": g["loss"].detach(), "train_l1": g["l1"],
-             "train_adv": g["adv"], "train_d_real": d["d_real"], "train_d_fake": d["d_fake"]},
-            prog_bar=True, batch_size=bs,
-        )
+        logs = {"train_loss_g": g["loss"].detach(), "train_l1": g["l1"], "train_adv": g["adv"]}
+        if d is not None:
+            logs |= {"train_loss_d": d["loss"].detach(), "train_d_real": d["d_real"], "train_d_fake": d["d_fake"]}
+        self.log_dict(logs, prog_bar=True, batch_size=bs)
         if self.hparams.get("train_metrics", True):
             self.train_metrics.update(self.to_rgb(self.generated_image(x, fake).detach()), y)
             self.log_dict(self.train_metrics, on_step=False, on_epoch=True, batch_size=bs)

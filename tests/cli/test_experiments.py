@@ -22,6 +22,7 @@ from tests.fakes.remote_sensing import (
     make_fake_scene_pair,
     make_fake_zhcbi,
 )
+from tests.fakes.dtd import make_fake_dtd
 from tests.fakes.scene_classes import make_fake_aid, make_fake_nwpu
 from tests.fakes.sentinel2 import cli_args as sentinel2_cli_args
 from tests.fakes.street import make_fake_cityscapes, make_fake_gta5
@@ -38,6 +39,7 @@ FAKE_DATA: dict[str, FakeData] = {
     "nwpu": lambda tmp: [f"--data.init_args.root={make_fake_nwpu(tmp).root}", "--data.init_args.resize=64", "--data.init_args.batch_size=4", "--data.init_args.num_workers=0"],
     "cityscapes": lambda tmp: [f"--data.init_args.root={make_fake_cityscapes(tmp).root}", "--data.init_args.crop_size=64", "--data.init_args.resize=null", "--data.init_args.batch_size=2", "--data.init_args.num_workers=0"],
     "gta5": lambda tmp: [f"--data.init_args.root={make_fake_gta5(tmp).root}", "--data.init_args.resize=[64,128]", "--data.init_args.batch_size=2", "--data.init_args.num_workers=0"],
+    "dtd": lambda tmp: [f"--data.init_args.root={make_fake_dtd(tmp).root}", "--data.init_args.batch_size=2", "--data.init_args.num_workers=0"],
 }
 
 
@@ -46,6 +48,7 @@ _GAN_FAST = ["--model.init_args.depth=4", "--model.init_args.base_channels=8", "
 FAST_MODEL: dict[str, list[str]] = {"pix2pix": _GAN_FAST, "dcgan": [*_GAN_FAST, "--model.init_args.d_layers=4", "--model.init_args.image_size=64"], "jsdcgan": [*_GAN_FAST, "--model.init_args.d_layers=4", "--model.init_args.image_size=64"]}
 FAST_MODEL |= {"multi_d": [*_GAN_FAST, "--model.init_args.d_layers=2"], "multi_g": ["--model.init_args.depth=3", "--model.init_args.base_channels=8"]}
 FAST_MODEL |= {"multi_d": [*_GAN_FAST, "--model.init_args.d_layers=2"], "multi_g": ["--model.init_args.depth=3", "--model.init_args.base_channels=8"]}
+FAST_MODEL |= {"burstsr": ["--model.init_args.features=8", "--model.init_args.num_blocks=1", "--model.init_args.growth=4", "--model.init_args.d_features=8", "--model.init_args.perceptual_weight=0"]}
 FAST_MODEL |= {"secbnet": ["--model.init_args.base_channels=8", "--model.init_args.seg_checkpoint=null", '--model.init_args.seg_network={"local_size": 32, "context_size": 96, "dim": 32, "depth": 1, "heads": 2, "mlp_dim": 64}'], "wiconet": ["--model.init_args.local_size=32", "--model.init_args.context_size=96", "--model.init_args.dim=32", "--model.init_args.mlp_dim=64", "--model.init_args.pretrained=false", "--data.init_args.context_size=192"]}
 
 
