@@ -42,6 +42,7 @@ by tens of BRISQUE points on the same image): compare numbers only when they com
 from __future__ import annotations
 
 import math
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -191,8 +192,13 @@ def niqe_gray(image: np.ndarray, block: int = 96) -> float:
         if scale == 1:
             img = (matlab_imresize(img.astype(np.float64) / 255.0, 0.5) * 255.0).astype(np.float32)
     feats = np.concatenate(per_scale, 1)
+    valid = feats[~np.isnan(feats).any(1)]
+    if len(valid) < 2:  # no covariance from one block (BasicSR's SVD then fails): undefined, not an error
+        warnings.warn(f"NIQE is undefined for an image with {len(valid)} usable 96 x 96 block(s) "
+                      f"({image.shape[0]} x {image.shape[1]}); returning NaN", RuntimeWarning, stacklevel=3)
+        return float("nan")
     mu_d = np.nanmean(feats, axis=0)
-    cov_d = np.cov(feats[~np.isnan(feats).any(1)], rowvar=False)
+    cov_d = np.cov(valid, rowvar=False)
     inv = np.linalg.pinv((cov_p + cov_d) / 2)
     diff = mu_p - mu_d
     return float(np.sqrt(diff @ inv @ diff))
@@ -220,7 +226,8 @@ def niqe(images: Tensor | np.ndarray, convert: Literal["y", "gray"] = "y", block
     """NIQE of each image of a batch ``(N, C, H, W)`` in [0, 1] (C = 1 or 3) -> ``(N,)`` float64 (lower = better).
 
     ``convert``: the plane scored for RGB input: MATLAB-YCbCr Y (default, BasicSR's) or OpenCV's grey.
-    Images smaller than ``block`` (96) on a side raise ``ValueError``.
+    Images smaller than ``block`` (96) on a side raise ``ValueError``; with a single block (e.g. 96 x 150) the
+    score is undefined: NaN, with a warning.
     """
     x = _as_batch(images)
     return torch.tensor([niqe_gray(_niqe_input(im, convert), block) for im in x], dtype=torch.float64)

@@ -24,6 +24,7 @@ from tests.fakes.remote_sensing import (
 )
 from tests.fakes.dtd import make_fake_dtd
 from tests.fakes.scene_classes import make_fake_aid, make_fake_nwpu
+from tests.fakes.photos import make_fake_fivek, make_fake_kodak, make_fake_photo_folder, make_fake_ppr10k
 from tests.fakes.sentinel2 import cli_args as sentinel2_cli_args
 from tests.fakes.street import make_fake_cityscapes, make_fake_gta5
 
@@ -38,6 +39,10 @@ FAKE_DATA: dict[str, FakeData] = {
     "aid": lambda tmp: [f"--data.init_args.root={make_fake_aid(tmp).root}", "--data.init_args.resize=64", "--data.init_args.batch_size=4", "--data.init_args.num_workers=0"],
     "nwpu": lambda tmp: [f"--data.init_args.root={make_fake_nwpu(tmp).root}", "--data.init_args.resize=64", "--data.init_args.batch_size=4", "--data.init_args.num_workers=0"],
     "cityscapes": lambda tmp: [f"--data.init_args.root={make_fake_cityscapes(tmp).root}", "--data.init_args.crop_size=64", "--data.init_args.resize=null", "--data.init_args.batch_size=2", "--data.init_args.num_workers=0"],
+    "fivek": lambda tmp: [f"--data.init_args.root={make_fake_fivek(tmp).root}", "--data.init_args.short_side=192"],
+    "ppr10k": lambda tmp: [f"--data.init_args.root={make_fake_ppr10k(tmp).root}", "--data.init_args.short_side=192"],
+    "kodak": lambda tmp: [f"--data.init_args.root={make_fake_kodak(tmp).root}", "--data.init_args.short_side=192"],
+    "folder": lambda tmp: [f"--data.init_args.root={make_fake_photo_folder(tmp).root}", "--data.init_args.short_side=192"],
     "gta5": lambda tmp: [f"--data.init_args.root={make_fake_gta5(tmp).root}", "--data.init_args.resize=[64,128]", "--data.init_args.batch_size=2", "--data.init_args.num_workers=0"],
     "dtd": lambda tmp: [f"--data.init_args.root={make_fake_dtd(tmp).root}", "--data.init_args.batch_size=2", "--data.init_args.num_workers=0"],
 }
@@ -46,7 +51,6 @@ FAKE_DATA: dict[str, FakeData] = {
 #: method -> model overrides that shrink paper-size networks for the fake (non-embedded) data (64x64 images)
 _GAN_FAST = ["--model.init_args.depth=4", "--model.init_args.base_channels=8", "--model.init_args.d_base_channels=8"]
 FAST_MODEL: dict[str, list[str]] = {"pix2pix": _GAN_FAST, "dcgan": [*_GAN_FAST, "--model.init_args.d_layers=4", "--model.init_args.image_size=64"], "jsdcgan": [*_GAN_FAST, "--model.init_args.d_layers=4", "--model.init_args.image_size=64"]}
-FAST_MODEL |= {"multi_d": [*_GAN_FAST, "--model.init_args.d_layers=2"], "multi_g": ["--model.init_args.depth=3", "--model.init_args.base_channels=8"]}
 FAST_MODEL |= {"multi_d": [*_GAN_FAST, "--model.init_args.d_layers=2"], "multi_g": ["--model.init_args.depth=3", "--model.init_args.base_channels=8"]}
 FAST_MODEL |= {"burstsr": ["--model.init_args.features=8", "--model.init_args.num_blocks=1", "--model.init_args.growth=4", "--model.init_args.d_features=8", "--model.init_args.perceptual_weight=0"]}
 FAST_MODEL |= {"secbnet": ["--model.init_args.base_channels=8", "--model.init_args.seg_checkpoint=null", '--model.init_args.seg_network={"local_size": 32, "context_size": 96, "dim": 32, "depth": 1, "heads": 2, "mlp_dim": 64}'], "wiconet": ["--model.init_args.local_size=32", "--model.init_args.context_size=96", "--model.init_args.dim=32", "--model.init_args.mlp_dim=64", "--model.init_args.pretrained=false", "--data.init_args.context_size=192"]}

@@ -65,6 +65,8 @@ def test_distortion_raises_both_scores():
 def test_bad_inputs_raise():
     with pytest.raises(ValueError, match="at least 96"):
         niqe(torch.rand(1, 3, 64, 200))
+    with pytest.warns(RuntimeWarning, match="undefined"):
+        assert torch.isnan(niqe(torch.rand(1, 3, 96, 150))).all()
     with pytest.raises(ValueError, match="NaN"):
         brisque(torch.full((1, 3, 32, 32), float("nan")))
     with pytest.raises(ValueError, match="N, 1 or 3"):
