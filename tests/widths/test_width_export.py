@@ -36,11 +36,10 @@ def test_static_subnet_equals_the_slimmable_network_at_each_width(name):
     assert net.boundary_head is not None  # the original is untouched
 
 
-@pytest.mark.parametrize(("name", "fmt"), [("sfnet_r18", "torchscript"), ("sfnet_r18", "export"),
-                                           ("sfnet_dfnetv1", "export")])
-def test_exported_file_reloads_and_matches(tmp_path, name, fmt):
+@pytest.mark.parametrize("fmt", ["torchscript", "export"])
+def test_exported_file_reloads_and_matches(tmp_path, fmt):
     torch.manual_seed(0)
-    net = build_slimmable(name, num_classes=3, widths=(0.25, 1.0)).eval()
+    net = build_slimmable("sfnet_r18", num_classes=3, widths=(0.25, 1.0)).eval()
     x = torch.rand(1, 3, 64, 64)
     path = export_subnet(net, 0.25, x, tmp_path / f"net{'.pt' if fmt == 'torchscript' else '.pt2'}", fmt)
     set_width(net, 0.25)
@@ -83,7 +82,8 @@ def test_command_exports_every_width_of_a_checkpoint_and_keeps_files(tmp_path, c
 
 @pytest.mark.parametrize("arch", ["sfnet_dfnetv1", pytest.param("sfnet_dfnetv2", marks=pytest.mark.slow)])
 def test_command_exports_a_dfnet_checkpoint(tmp_path, capsys, arch):
-    """``make export-widths`` on an SFNet-DFNet checkpoint: one verified file per trained width."""
+    """``make export-widths`` on an SFNet-DFNet checkpoint: one file per trained width, each reloaded and
+    compared with the slimmable network (the command fails above 1e-5)."""
     from semcolor.lightning_modules.slimseg import SlimSegModule
 
     torch.manual_seed(0)
