@@ -8,6 +8,10 @@ Variants (the same scenes, different pairs; see :data:`semcolor.datamodules.synt
 * ``balance``: unbalanced 8-bit RGB (per-strip gain/gamma/offset/haze) -> balanced RGB  (secbnet)
 * ``colorize``: BT.709 luma of the balanced RGB, 1 channel -> balanced RGB            (jsdcgan, multipath)
 * ``render16``: 16-bit reflectance-like DN -> balanced 8-bit RGB                       (s2color)
+* ``semantic_effects=True`` (any variant): the class-dependent acquisition effects of
+  :func:`semcolor.datamodules.synthetic.generate_scene` (withered vegetation that looks like bare soil in about
+  half of the strips, every other class unchanged): the input then lacks what only the class map knows.
+  Its scenes are cached apart (the flag is part of the cache key); without it nothing changes.
 * ``segment``: RGB -> class map only; the input is the unbalanced RGB by default
   (``segment_input="unbalanced"``), so a segmenter trained on it is robust to the colour casts it sees
   on un-balanced tiles (secbnet's frozen segmentation module), or the balanced RGB   (slimseg)
@@ -67,6 +71,7 @@ _ARRAYS: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
     "dn16": (np.dtype(np.uint16), (3,)),
     "seg": (np.dtype(np.uint8), ()),
     "strips": (np.dtype(np.uint8), ()),
+    "appearance": (np.dtype(np.uint8), (3,)),  # semantic_effects caches only
 }
 _SPLIT_INDEX = {s: i for i, s in enumerate(SPLITS)}
 
@@ -79,18 +84,23 @@ def default_root() -> Path:
     return Path(os.environ.get(ENV_VAR) or "./data").expanduser()
 
 
-def _params(scene_size: int, counts: dict[str, int], seed: int) -> dict[str, Any]:
-    return {
+def _params(scene_size: int, counts: dict[str, int], seed: int, semantic: bool = False) -> dict[str, Any]:
+    out = {
         "generator_version": synthetic.GENERATOR_VERSION,
         "scene_size": int(scene_size),
         "scenes": {s: int(counts[s]) for s in SPLITS},
         "seed": int(seed),
     }
+    if semantic:  # only when set, so the caches made without it keep their names
+        out["semantic_effects"] = True
+    return out
 
 
-def cache_dir(root: str | Path | None, scene_size: int, counts: dict[str, int], seed: int) -> Path:
+def cache_dir(
+    root: str | Path | None, scene_size: int, counts: dict[str, int], seed: int, semantic: bool = False
+) -> Path:
     """``<root>/embedded/v<version>-s<size>-seed<seed>-<hash of all parameters>``."""
-    params = _params(scene_size, counts, seed)
+    params = _params(scene_size, counts, seed, semantic)
     digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
     name = f"v{synthetic.GENERATOR_VERSION}-s{scene_size}-seed{seed}-{digest}"
     return (Path(root).expanduser() if root is not None else default_root()) / "embedded" / name
@@ -113,13 +123,17 @@ def _atomic_write(path: Path, write: Any) -> None:
         raise
 
 
-def generate_split(scene_size: int, n_scenes: int, seed: int, split: str) -> dict[str, np.ndarray]:
+def generate_split(
+    scene_size: int, n_scenes: int, seed: int, split: str, semantic: bool = False
+) -> dict[str, np.ndarray]:
     """Generate the scenes of a split (no caching): arrays stacked on a leading scene axis."""
     scenes = [
-        synthetic.generate_scene(scene_size, synthetic.scene_seed_sequence(seed, _SPLIT_INDEX[split], i))
+        synthetic.generate_scene(
+            scene_size, synthetic.scene_seed_sequence(seed, _SPLIT_INDEX[split], i), semantic=semantic
+        )
         for i in range(n_scenes)
     ]
-    out = {k: np.stack([sc[k] for sc in scenes]) for k in _ARRAYS}
+    out = {k: np.stack([sc[k] for sc in scenes]) for k in _ARRAYS if k in scenes[0]}
     out["params"] = np.array(json.dumps([sc["params"] for sc in scenes]))
     return out
 
@@ -146,11 +160,12 @@ def _read_split(path: Path, n: int, size: int, keys: tuple[str, ...]) -> dict[st
 
 
 def ensure_split(
-    root: str | Path | None, split: str, scene_size: int = 512, counts: dict[str, int] | None = None, seed: int = 0
+    root: str | Path | None, split: str, scene_size: int = 512, counts: dict[str, int] | None = None, seed: int = 0,
+    semantic: bool = False,
 ) -> Path:
     """Path of the cached ``split``, generating it (atomically) when absent or corrupt."""
     counts = counts or {"train": 16, "val": 4, "test": 4}
-    directory = cache_dir(root, scene_size, counts, seed)
+    directory = cache_dir(root, scene_size, counts, seed, semantic)
     path = _split_path(directory, split)
     if path.is_file():
         try:
@@ -162,7 +177,7 @@ def ensure_split(
         directory.mkdir(parents=True, exist_ok=True)
         meta = directory / "params.json"
         if not meta.is_file():
-            desc = _params(scene_size, counts, seed) | {
+            desc = _params(scene_size, counts, seed, semantic) | {
                 "classes": list(CLASSES),
                 "variants": VARIANTS,
                 "dn16": {"scale": DN16_SCALE, "offset": DN16_OFFSET, "tensor": "(DN - offset) / scale"},
@@ -170,7 +185,7 @@ def ensure_split(
                 "arrays": {k: f"{dt.name} (N, S, S{', 3' if t else ''})" for k, (dt, t) in _ARRAYS.items()},
             }
             _atomic_write(meta, lambda f: f.write(json.dumps(desc, indent=2).encode()))
-        arrays = generate_split(scene_size, counts[split], seed, split)
+        arrays = generate_split(scene_size, counts[split], seed, split, semantic)
         _atomic_write(path, lambda f: np.savez(f, **arrays))
     except OSError as exc:
         raise SemcolorError(
@@ -187,17 +202,18 @@ def load_split(
     scene_size: int = 512,
     counts: dict[str, int] | None = None,
     seed: int = 0,
+    semantic: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Arrays ``keys`` (of ``target``, ``input``, ``dn16``, ``seg``, ``strips``, ``params``) of a split,
-    generated on first use."""
+    """Arrays ``keys`` (of ``target``, ``input``, ``dn16``, ``seg``, ``strips``, ``params``, and ``appearance``
+    with ``semantic``) of a split, generated on first use."""
     counts = counts or {"train": 16, "val": 4, "test": 4}
-    path = ensure_split(root, split, scene_size, counts, seed)
+    path = ensure_split(root, split, scene_size, counts, seed, semantic)
     try:
         return _read_split(path, counts[split], scene_size, keys)
     except CorruptFileError as exc:  # e.g. truncated between the check and now: one more try
         warnings.warn(f"{exc}; regenerating it", stacklevel=2)
         path.unlink(missing_ok=True)
-        path = ensure_split(root, split, scene_size, counts, seed)
+        path = ensure_split(root, split, scene_size, counts, seed, semantic)
         return _read_split(path, counts[split], scene_size, keys)
 
 
@@ -216,18 +232,20 @@ def _variant_input(variant: str, arrays: dict[str, np.ndarray], segment_input: s
     """The raw input array of ``variant`` from stored arrays (scene axis optional)."""
     if variant == "balance" or (variant == "segment" and segment_input == "unbalanced"):
         return arrays["input"]
-    if variant == "colorize":
-        return synthetic.luma709(arrays["target"])
+    if variant == "colorize":  # the luma of what the sensor saw (the appearance, with semantic effects)
+        return synthetic.luma709(arrays["appearance"] if "appearance" in arrays else arrays["target"])
     if variant == "render16":
         return arrays["dn16"]
     return arrays["target"]  # segment on balanced RGB
 
 
-def _stored_keys(variant: str, segment_input: str) -> tuple[str, ...]:
+def _stored_keys(variant: str, segment_input: str, semantic: bool = False) -> tuple[str, ...]:
     if variant == "balance" or (variant == "segment" and segment_input == "unbalanced"):
         return ("input", "target", "seg", "strips")
     if variant == "render16":
         return ("dn16", "target", "seg", "strips")
+    if variant == "colorize" and semantic:
+        return ("appearance", "target", "seg", "strips")
     return ("target", "seg", "strips")
 
 
@@ -238,7 +256,9 @@ def input_to_tensor(arr: np.ndarray) -> torch.Tensor:
     return image_to_tensor(arr, scale=255.0)
 
 
-def make_scene(size: int, seed: int, variant: str = "balance", segment_input: str = "unbalanced") -> dict[str, Any]:
+def make_scene(
+    size: int, seed: int, variant: str = "balance", segment_input: str = "unbalanced", semantic: bool = False
+) -> dict[str, Any]:
     """Generate one scene of any size without caching (e.g. 4096 x 4096 for whole-scene prediction).
 
     Returns numpy arrays: ``input`` (the variant's raw input, ``(H, W, C)`` uint8 or uint16 DN; use
@@ -247,8 +267,8 @@ def make_scene(size: int, seed: int, variant: str = "balance", segment_input: st
     arrays the variant needs are made (peak memory about 60 bytes per pixel).
     """
     _check_variant(variant, segment_input)
-    keys = _stored_keys(variant, segment_input)
-    sc = synthetic.generate_scene(size, seed, unbalanced="input" in keys, dn16="dn16" in keys)
+    keys = _stored_keys(variant, segment_input, semantic)
+    sc = synthetic.generate_scene(size, seed, unbalanced="input" in keys, dn16="dn16" in keys, semantic=semantic)
     out: dict[str, Any] = {
         "input": _variant_input(variant, sc, segment_input),
         "seg": sc["seg"],
@@ -324,6 +344,7 @@ class EmbeddedDataModule(SemcolorDataModule):
         augment: random flips / 90-degree rotations applied identically to input, target and class map,
             training split only.
         segment_input: for ``segment``: ``unbalanced`` (default) or ``balanced`` RGB input.
+        semantic_effects: class-dependent acquisition effects (see the module docstring); default off.
         batch_size, num_workers, eval_batch_size, pin_memory: see :class:`SemcolorDataModule`.
     """
 
@@ -343,6 +364,7 @@ class EmbeddedDataModule(SemcolorDataModule):
         seed: int = 0,
         augment: bool = True,
         segment_input: str = "unbalanced",
+        semantic_effects: bool = False,
         batch_size: int = 16,
         num_workers: int = 0,
         eval_batch_size: int | None = None,
@@ -361,6 +383,7 @@ class EmbeddedDataModule(SemcolorDataModule):
             raise SemcolorError(f"every split needs at least one scene, got {counts}")
         self.variant, self.root, self.tile_size, self.scene_size = variant, root, tile_size, scene_size
         self.counts, self.seed, self.augment, self.segment_input = counts, seed, augment, segment_input
+        self.semantic_effects = bool(semantic_effects)
         self.in_channels = 1 if variant == "colorize" else 3
         self._raw: dict[str, dict[str, np.ndarray]] = {}
         self.save_hyperparameters()
@@ -368,20 +391,21 @@ class EmbeddedDataModule(SemcolorDataModule):
     @property
     def cache_dir(self) -> Path:
         """Folder of this configuration's cached scenes."""
-        return cache_dir(self.root, self.scene_size, self.counts, self.seed)
+        return cache_dir(self.root, self.scene_size, self.counts, self.seed, self.semantic_effects)
 
     def prepare_data(self) -> None:
         """Generate the cache once (Lightning calls this on one process before ``setup``)."""
         for split in SPLITS:
-            ensure_split(self.root, split, self.scene_size, self.counts, self.seed)
+            ensure_split(self.root, split, self.scene_size, self.counts, self.seed, self.semantic_effects)
 
     def _arrays(self, split: str) -> dict[str, np.ndarray]:
         """The split's stored arrays this variant uses, read once and kept."""
         if split not in SPLITS:
             raise SemcolorError(f"unknown split '{split}'; expected one of {SPLITS}")
         if split not in self._raw:
-            keys = _stored_keys(self.variant, self.segment_input)
-            self._raw[split] = load_split(self.root, split, keys, self.scene_size, self.counts, self.seed)
+            keys = _stored_keys(self.variant, self.segment_input, self.semantic_effects)
+            self._raw[split] = load_split(self.root, split, keys, self.scene_size, self.counts, self.seed,
+                                          self.semantic_effects)
         return self._raw[split]
 
     def build_dataset(self, split: str) -> EmbeddedTiles:

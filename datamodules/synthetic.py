@@ -23,6 +23,13 @@ the box, offline, in minutes on a CPU. One seeded generator makes, for one scene
   correction error), plus sensor noise of a few DN. :func:`dn16_to_reflectance` is the documented
   tensor scaling: ``(DN - 1000) / 10000``, i.e. BOA reflectance, mostly in [0, 0.5] (not clipped).
 * ``strips``: the acquisition-strip index map (for analysis and tests).
+* ``appearance`` (only with ``semantic=True``): the ground as the sensor saw it, with *class-dependent*
+  acquisition effects (:func:`_senesce`): in about half of the strips vegetation is withered, moved to the
+  bare-soil colour with its canopy texture flattened to bare soil's, while every other class (roofs, roads,
+  water, crops) is unchanged. The balanced ``target`` keeps green vegetation, and ``input`` (and the
+  colorize variant's luma) are made from ``appearance``, so in those strips pixels alone no longer tell
+  withered vegetation from bare soil: only the class map does. This is the data on which a semantics-guided
+  method can show what the semantics add (``benchmarks/semantic_margin.py`` measures the margin).
 
 Every stage draws from its own child of one :class:`numpy.random.SeedSequence`, so the layout and the
 balanced target are identical whichever variant is asked for, and skipping ``dn16`` does not change the
@@ -432,6 +439,33 @@ def _render16(
     return dn.astype(np.uint16)
 
 
+def _senescence_params(rng: np.random.Generator, n_strips: int) -> list[dict[str, Any]]:
+    """Per strip: withered vegetation or not (probability 1/2) and how far (``amount`` 0.7-1)."""
+    return [
+        {"withered": bool(rng.uniform() < 0.5), "amount": float(rng.uniform(0.7, 1.0))} for _ in range(n_strips)
+    ]
+
+
+def _senesce(target_u8: np.ndarray, seg: np.ndarray, strips: np.ndarray, params: list[dict[str, Any]]) -> np.ndarray:
+    """The class-dependent effect of the ``semantic`` option: vegetation pixels of withered strips get the
+    bare-soil colour and bare soil's texture amplitude; uint8 (H, W, 3).
+
+    With ``a`` the strip's amount, the local mean ``m`` (Gaussian, sigma 3 px) of the vegetation is multiplied by
+    ``(bare / vegetation) ** a`` per channel (the base colours' ratio) and the detail ``x - m`` by the same factor
+    and ``1 - 0.75 a`` (vegetation's fine texture is 4x bare soil's, see :func:`_render`)."""
+    amount = np.array([p["amount"] if p["withered"] else 0.0 for p in params], np.float32)[strips]
+    amount[seg != VEGETATION] = 0.0
+    if not amount.any():
+        return target_u8.copy()
+    img = target_u8.astype(np.float32) / 255.0
+    mean = np.stack([ndimage.gaussian_filter(img[..., c], 3.0) for c in range(3)], -1)
+    ratio = (_COL_BARE / _COL_VEGETATION).astype(np.float32)
+    a = amount[..., None]
+    gain = ratio[None, None] ** a
+    out = (mean + (img - mean) * (1.0 - 0.75 * a)) * gain
+    return _to_u8(np.where(a > 0, out, img))
+
+
 def _to_u8(x: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
 
@@ -464,11 +498,13 @@ def scene_seed_sequence(seed: int, split_index: int, scene_index: int) -> np.ran
 
 
 def generate_scene(
-    size: int, seed: int | np.random.SeedSequence, *, unbalanced: bool = True, dn16: bool = True
+    size: int, seed: int | np.random.SeedSequence, *, unbalanced: bool = True, dn16: bool = True,
+    semantic: bool = False,
 ) -> dict[str, Any]:
     """Generate one scene: ``target`` uint8 (H, W, 3), ``seg`` uint8 (H, W), ``strips`` uint8 (H, W),
     ``input`` uint8 (H, W, 3) when ``unbalanced``, ``dn16`` uint16 (H, W, 3) when ``dn16``, and ``params``
-    (the per-strip acquisition parameters, JSON-able).
+    (the per-strip acquisition parameters, JSON-able). ``semantic`` adds the class-dependent effects: an
+    ``appearance`` uint8 (H, W, 3), from which ``input`` is made (layout, target, strips and dn16 unchanged).
 
     Peak memory is roughly 60 bytes per pixel (about 1 GB for 4096 x 4096).
     """
@@ -486,9 +522,15 @@ def generate_scene(
     strips = _strips(r_strips, size)
     n = int(strips.max()) + 1
     out: dict[str, Any] = {"target": target, "seg": seg, "strips": strips, "params": {}}
+    seen = target
+    if semantic:  # its own child seed: the other arrays are those of the same scene without it
+        r_sem = np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, 5)))
+        sen = _senescence_params(r_sem, n)
+        seen = out["appearance"] = _senesce(target, seg, strips, sen)
+        out["params"]["senescence"] = sen
     if unbalanced:
         acq = _acquisition_params(r_acq, n)
-        out["input"] = _unbalance(r_acq, target, strips, acq)  # effects act on the quantised target
+        out["input"] = _unbalance(r_acq, seen, strips, acq)  # effects act on the quantised target (or appearance)
         out["params"]["acquisition"] = acq
     if dn16:
         p16 = _dn16_params(r_dn, n)

@@ -146,6 +146,10 @@ class SECBNetModule(ImageToImageModule):
             override those stored in a Lightning ``seg_checkpoint``, which override WiCoNet's defaults.
         seg_palette: RGB (0-255) colour per class for the colour-coded map (default: see module docstring).
         seg_map_mode: ``"hard"`` or ``"soft"`` colour coding.
+        seg_source: where the generator's segmentation map comes from: ``"module"`` (the paper: the frozen
+            module's prediction on the input tile) or ``"labels"`` (the batch's true class map ``seg``,
+            colour-coded: an oracle that shows what the branch can gain when the map is right; it needs the
+            class map at prediction time, so whole-scene predict and the stitched evaluation are off).
         seg_loss: use ``L_seg`` (``None``: iff ``seg_depth`` is set).
         seg_loss_weight, pix_loss_weight: lambda1 (100) and lambda2 (1) of Eq. 5.
         class_weights: optional ``w_i`` of Eq. 3, one per class.
@@ -182,6 +186,7 @@ class SECBNetModule(ImageToImageModule):
         seg_network: dict[str, Any] | None = None,
         seg_palette: list[list[int]] | None = None,
         seg_map_mode: Literal["hard", "soft"] = "hard",
+        seg_source: Literal["module", "labels"] = "module",
         seg_loss: bool | None = None,
         seg_loss_weight: float = 100.0,
         pix_loss_weight: float = 1.0,
@@ -243,7 +248,10 @@ class SECBNetModule(ImageToImageModule):
             return
         from semcolor.networks.blocks import FrozenModule
 
-        self.seg_module = FrozenModule(self._build_seg_network())
+        if hp.seg_source not in ("module", "labels"):
+            raise SemcolorError(f"seg_source must be 'module' or 'labels', got {hp.seg_source!r}")
+        needs_module = self.uses_seg_loss or hp.seg_source == "module"
+        self.seg_module = FrozenModule(self._build_seg_network()) if needs_module else None
         if hp.seg_palette is not None:
             palette = [tuple(int(v) for v in c) for c in hp.seg_palette]
         elif hp.seg_num_classes == len(GID15_PALETTE):
@@ -349,8 +357,22 @@ class SECBNetModule(ImageToImageModule):
         return colours
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.hparams.seg_source == "labels" and self.network.seg_branch is not None:
+            raise SemcolorError("secbnet with seg_source=labels needs the true class map: it runs on batches with"
+                                " 'seg' only (no whole-scene predict)")
         seg = self.seg_map(x) if self.network.seg_branch is not None else None
         return self.network(x, seg)
+
+    def label_map(self, seg: Tensor) -> Tensor:
+        """The colour-coded true class map ``(N, 3, H, W)`` of ``seg`` ``(N, H, W)`` (``seg_source="labels"``)."""
+        assert self.colorizer is not None
+        palette = self.colorizer.palette
+        return palette[seg.long().clamp(0, palette.shape[0] - 1)].permute(0, 3, 1, 2).contiguous()
+
+    def forward_batch(self, batch: dict[str, Any]) -> Tensor:
+        if self.hparams.seg_source == "labels" and self.network.seg_branch is not None:
+            return self.network(batch["input"], self.label_map(batch["seg"]))
+        return super().forward_batch(batch)
 
     def compute_loss(self, output: Tensor, batch: dict[str, Any]) -> dict[str, Tensor]:
         """Eq. 4 and 5 (with Eq. 1-3 for ``L_seg``); logs ``pix_loss`` and ``seg_loss`` beside ``loss``."""
@@ -368,7 +390,8 @@ class SECBNetModule(ImageToImageModule):
     def sample_panels(self, batch: dict[str, Any], output: Tensor) -> list[Tensor]:
         panels = super().sample_panels(batch, output)
         if self.network.seg_branch is not None:
-            panels.insert(1, self.seg_map(batch["input"]))
+            labels = self.hparams.seg_source == "labels"
+            panels.insert(1, self.label_map(batch["seg"]) if labels else self.seg_map(batch["input"]))
         return panels
 
     # -- stitched-scene evaluation ------------------------------------------------------------------------
@@ -418,7 +441,8 @@ class SECBNetModule(ImageToImageModule):
         self._stitched = {}
 
     def on_test_epoch_end(self) -> None:
-        if not self.hparams.stitch_eval or self._trainer is None or self.trainer.datamodule is None:
+        if (not self.hparams.stitch_eval or self.hparams.seg_source == "labels" or self._trainer is None
+                or self.trainer.datamodule is None):
             return
         self._stitched = self.stitched_scene_scores(self.trainer.datamodule, "test")
         identity = self._stitched.get("identity", {})
