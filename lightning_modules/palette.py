@@ -59,20 +59,25 @@ def load_segmenter(path: str | Path) -> pl.LightningModule:
 
     from semcolor.checkpoints import read_checkpoint
     from semcolor.lightning_modules.base import SegmentationModule
-    from semcolor.registry import current_class_path
+    from semcolor.registry import current_hparams
 
     path = Path(path).expanduser()
     if not path.is_file():
         raise SemcolorError(f"segmentation checkpoint (seg_checkpoint) not found: '{path}'; train one with "
                             f"`make train METHOD=slimseg` (or wiconet)")
-    saved = (read_checkpoint(path).get("hyper_parameters") or {}).get("_class_path")
-    if not saved:
+    ckpt = read_checkpoint(path)
+    hparams = current_hparams(ckpt.get("hyper_parameters") or {})
+    saved = hparams.get("_class_path")
+    if not saved or "state_dict" not in ckpt:
         raise SemcolorError(f"'{path}' is not a Lightning checkpoint of a semcolor method (no class path stored)")
-    module, _, name = current_class_path(saved).rpartition(".")
+    module, _, name = saved.rpartition(".")
     cls = getattr(importlib.import_module(module), name)
     if not issubclass(cls, SegmentationModule):
         raise SemcolorError(f"segmentation checkpoint '{path}' was written by {saved}, not by a segmentation method")
-    return cls.load_from_checkpoint(path, map_location="cpu").eval()
+    # built from the stored init arguments (the CLI's class path / instantiator keys left out) + the weights
+    model = cls(**{k: v for k, v in hparams.items() if not k.startswith("_")})
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval()
 
 
 @METHODS.register("palette", tasks=("recolor",), trainable=False)

@@ -105,3 +105,52 @@ def torch_rand(*shape):
     import torch
 
     return torch.rand(*shape, generator=torch.Generator().manual_seed(0))
+
+
+def test_semantic_grouping_from_a_segmentation_checkpoint(tmp_path):
+    import warnings
+
+    import pytorch_lightning as pl
+
+    from semcolor.errors import SemcolorError
+    from semcolor.lightning_modules.palette import PaletteModule
+    from semcolor.palettes.pipeline import RecolorConfig
+
+    seg_cls = METHODS.get("wiconet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        seg = seg_cls(num_classes=3, local_size=32, context_size=96, dim=32, depth=1, heads=2, mlp_dim=64)
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False)
+    trainer.strategy.connect(seg)
+    seg.trainer = trainer
+    trainer.save_checkpoint(tmp_path / "seg.ckpt")
+    _as_cli_checkpoint(tmp_path / "seg.ckpt", METHODS.entry("wiconet").class_path)
+    model = PaletteModule(grouping="semantic", seg_checkpoint=str(tmp_path / "seg.ckpt"))
+    fake = make_fake_image_groups(tmp_path / "in", n_groups=1, with_maps=False)
+    from semcolor.datamodules.image_groups import ImageGroups
+
+    batch = ImageGroups(fake.root)[0]
+    labels = model._labels(batch)
+    assert [lbl.shape for lbl in labels] == [tuple(x.shape[1:]) for x in batch["images"]]
+    assert all(set(np.unique(lbl)) <= {0, 1, 2} for lbl in labels)
+    res = model.recolor(batch)
+    assert len(res.outputs) == 3 and set(res.group) <= {0, 1, 2}
+    assert isinstance(model.config, RecolorConfig)
+    with pytest.raises(SemcolorError, match="not found"):
+        PaletteModule(seg_checkpoint=str(tmp_path / "nope.ckpt"))
+    unet = METHODS.get("unet")()
+    trainer.strategy.connect(unet)
+    unet.trainer = trainer
+    trainer.save_checkpoint(tmp_path / "unet.ckpt")
+    _as_cli_checkpoint(tmp_path / "unet.ckpt", METHODS.entry("unet").class_path)
+    with pytest.raises(SemcolorError, match="not by a segmentation method"):
+        PaletteModule(seg_checkpoint=str(tmp_path / "unet.ckpt"))
+
+
+def _as_cli_checkpoint(path, class_path):
+    """Store the class path as LightningCLI does in the checkpoints of `make train`."""
+    import torch
+
+    ckpt = torch.load(path, weights_only=False)
+    ckpt["hyper_parameters"]["_class_path"] = class_path
+    torch.save(ckpt, path)
