@@ -26,7 +26,7 @@ from semcolor.datamodules.photos import PhotoDataModule
 from semcolor.errors import SemcolorError
 from semcolor.registry import DATASETS
 
-__all__ = ["EmbeddedPhotosDataModule", "make_photo", "ensure_photos", "VERSION"]
+__all__ = ["VERSION", "EmbeddedPhotosDataModule", "ensure_photos", "make_photo"]
 
 VERSION = 1
 
@@ -100,7 +100,7 @@ def _complete(folder: Path, n: int) -> bool:
         try:
             with Image.open(folder / f"photo_{i:03d}.png") as img:
                 img.verify()
-        except Exception:
+        except Exception:  # noqa: BLE001 - any unreadable file means: generate again
             return False
     return True
 

@@ -32,7 +32,7 @@ from semcolor.datamodules.photos import PhotoDataModule, list_images
 from semcolor.errors import DatasetLayoutError, DatasetNotFoundError, SemcolorError
 from semcolor.registry import DATASETS
 
-__all__ = ["FiveKDataModule", "VERSIONS", "fivek_id"]
+__all__ = ["VERSIONS", "FiveKDataModule", "fivek_id"]
 
 #: version -> default sub-folder of the root holding its images
 VERSIONS = {"dpe": "input/JPG/480p", "expert_c": "expertC/JPG/480p", "camera_raw": "CameraRaw"}

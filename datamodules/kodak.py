@@ -14,7 +14,7 @@ from semcolor.datamodules.photos import PhotoDataModule
 from semcolor.errors import DatasetLayoutError, DatasetNotFoundError
 from semcolor.registry import DATASETS
 
-__all__ = ["KodakDataModule", "KODAK_FILES"]
+__all__ = ["KODAK_FILES", "KodakDataModule"]
 
 KODAK_FILES = tuple(f"kodim{i:02d}.png" for i in range(1, 25))
 

@@ -33,8 +33,14 @@ from semcolor.datamodules.io import IMAGE_SUFFIXES
 from semcolor.errors import CorruptFileError, DatasetNotFoundError, SemcolorError
 from semcolor.registry import DATASETS
 
-__all__ = ["read_photo", "resize_short_side", "PhotoDataset", "PhotoDataModule", "ImageFolderDataModule",
-           "list_images"]
+__all__ = [
+    "ImageFolderDataModule",
+    "PhotoDataModule",
+    "PhotoDataset",
+    "list_images",
+    "read_photo",
+    "resize_short_side",
+]
 
 
 def read_photo(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:

@@ -23,7 +23,7 @@ from semcolor.datamodules.photos import PhotoDataModule, list_images
 from semcolor.errors import DatasetNotFoundError, SemcolorError
 from semcolor.registry import DATASETS
 
-__all__ = ["PPR10KDataModule", "FIRST_VAL_GROUP"]
+__all__ = ["FIRST_VAL_GROUP", "PPR10KDataModule"]
 
 #: first group of the validation split (utils/split_train_val.py of the PPR10K repository)
 FIRST_VAL_GROUP = 1356

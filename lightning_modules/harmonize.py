@@ -38,7 +38,7 @@ from semcolor.errors import SemcolorError
 from semcolor.lightning_modules.base import SemcolorModule
 from semcolor.registry import METHODS
 
-__all__ = ["HarmonyEvalModule", "HarmonizeModule", "CHarmonyModule", "COLUMNS", "results_tables", "PAPER"]
+__all__ = ["COLUMNS", "PAPER", "CHarmonyModule", "HarmonizeModule", "HarmonyEvalModule", "results_tables"]
 
 #: (metric, column title, format) in the order of the thesis's Tables 4.1-4.6
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -206,8 +206,8 @@ class HarmonyEvalModule(SemcolorModule):
 
 def paper_reference() -> str:
     """Tables 4.1-4.2's C-Harmony and 'Ours' rows, for reference under a results table."""
-    lines = ["Xue 2025 (thesis), Tables 4.1-4.2 (real photos, 512 px short side; NIQE/BRISQUE implementation "
-             "unstated):", ""]
+    lines = [("Xue 2025 (thesis), Tables 4.1-4.2 (real photos, 512 px short side; NIQE/BRISQUE implementation "
+              "unstated):"), ""]
     head = "| data | method | " + " | ".join(c[1] for c in COLUMNS) + " |"
     lines += [head, "|---" * (len(COLUMNS) + 2) + "|"]
     for data, rows in PAPER.items():

@@ -41,14 +41,14 @@ from torchmetrics import Metric
 __all__ = [
     "TEMPLATES",
     "TEMPLATE_NAMES",
+    "HarmonyScores",
     "Scheme",
-    "hue_saturation",
-    "template_distance",
-    "scheme_scores",
-    "scheme_costs",
     "best_scheme",
     "harmony_scores",
-    "HarmonyScores",
+    "hue_saturation",
+    "scheme_costs",
+    "scheme_scores",
+    "template_distance",
 ]
 
 #: Cohen-Or et al. 2006 hue templates: name -> sectors (centre, width) in degrees, relative to the angle alpha
@@ -140,7 +140,7 @@ def best_scheme(hue: Tensor, sat: Tensor, templates: tuple[str, ...] = TEMPLATE_
         raise ValueError(f"step must be a multiple of {360.0 / _BINS:g} degrees, got {step}")
     idx = torch.clamp((hue.reshape(-1).double() * (_BINS / 360.0)).long(), 0, _BINS - 1)
     hist = torch.bincount(idx, weights=sat.reshape(-1).double(), minlength=_BINS)
-    f = scheme_costs(hist, tuple(templates))[:, :: int(round(stride))]  # (templates, angles)
+    f = scheme_costs(hist, tuple(templates))[:, :: round(stride)]  # (templates, angles)
     flat = int(torch.argmin(f.reshape(-1)))
     m, a = divmod(flat, f.shape[1])
     return Scheme(templates[m], float(a * step))

@@ -53,7 +53,7 @@ from scipy.ndimage import convolve
 from scipy.special import gamma as gamma_fn
 from torch import Tensor
 
-__all__ = ["niqe", "brisque", "niqe_gray", "brisque_gray", "matlab_imresize", "to_uint8_gray", "DATA_DIR"]
+__all__ = ["DATA_DIR", "brisque", "brisque_gray", "matlab_imresize", "niqe", "niqe_gray", "to_uint8_gray"]
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 NIQE_PARAMS = DATA_DIR / "niqe_pris_params.npz"
@@ -252,7 +252,7 @@ def _brisque_aggd(values: np.ndarray) -> tuple[float, float, float]:
 
 
 def _brisque_grid() -> tuple[np.ndarray, np.ndarray]:
-    gam = 0.2 + 0.001 * np.arange(int(round((10 - 0.2) / 0.001)))
+    gam = 0.2 + 0.001 * np.arange(round((10 - 0.2) / 0.001))
     return gam, gamma_fn(2 / gam) ** 2 / (gamma_fn(1 / gam) * gamma_fn(3 / gam))
 
 

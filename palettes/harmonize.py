@@ -38,8 +38,19 @@ from semcolor.palettes.pipeline import limit_threads
 from semcolor.palettes.prototypes import Prototypes
 from semcolor.palettes.recolor import recolor_ab
 
-__all__ = ["HarmonizeSettings", "HarmonyPalette", "HarmonizeResult", "ab_histogram", "extract_palette",
-           "candidate_terms", "match_palette", "recolor_image", "harmonize", "is_achromatic", "SIMILARITIES"]
+__all__ = [
+    "SIMILARITIES",
+    "HarmonizeResult",
+    "HarmonizeSettings",
+    "HarmonyPalette",
+    "ab_histogram",
+    "candidate_terms",
+    "extract_palette",
+    "harmonize",
+    "is_achromatic",
+    "match_palette",
+    "recolor_image",
+]
 
 SIMILARITIES = ("euclidean", "angular", "probability")
 

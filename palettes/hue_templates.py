@@ -22,7 +22,7 @@ from torch import Tensor
 
 from semcolor.metrics.harmony import TEMPLATE_NAMES, TEMPLATES, Scheme, best_scheme
 
-__all__ = ["shift_hues", "charmony", "TEMPLATES", "TEMPLATE_NAMES"]
+__all__ = ["TEMPLATES", "TEMPLATE_NAMES", "charmony", "shift_hues"]
 
 
 def shift_hues(hue: Tensor, scheme: Scheme) -> Tensor:

@@ -42,8 +42,17 @@ from semcolor.palettes.kmeans import weighted_kmeans
 from semcolor.palettes.naming import TERMS, ColorNamingModel, default_naming_model
 from semcolor.palettes.pipeline import limit_threads
 
-__all__ = ["PrototypeSettings", "Prototypes", "lattice", "build_prototypes", "load_prototypes", "cache_dir",
-           "EXTRA_TERMS", "SKIN_TERMS", "CACHE_VERSION"]
+__all__ = [
+    "CACHE_VERSION",
+    "EXTRA_TERMS",
+    "SKIN_TERMS",
+    "PrototypeSettings",
+    "Prototypes",
+    "build_prototypes",
+    "cache_dir",
+    "lattice",
+    "load_prototypes",
+]
 
 #: the three terms with the most lattice colours (l.1101)
 EXTRA_TERMS: tuple[str, ...] = ("green", "blue", "purple")
@@ -172,7 +181,7 @@ def _read(path: Path, settings: PrototypeSettings, key: str) -> Prototypes | Non
             if str(z["key"]) != key:
                 return None
             rgb, lab, terms = z["rgb"], z["lab"], z["terms"]
-    except Exception:  # missing, truncated, not an npz, missing arrays: rebuild
+    except Exception:  # noqa: BLE001 - missing, truncated, not an npz, missing arrays: rebuild
         return None
     ok = (rgb.ndim == 2 and rgb.shape[1] == 3 and rgb.dtype == np.uint8 and lab.shape == rgb.shape
           and terms.shape == (len(rgb),) and len(rgb) > 0 and np.isfinite(lab).all()

@@ -64,10 +64,9 @@ def test_predict_writes_pngs_and_keeps_existing_files(tmp_path):
         warnings.simplefilter("ignore")
         preds = _trainer(tmp_path).predict(model, datamodule=dm)
     assert len(preds) == 4 and (out / "holiday" / "beach.png").is_file()
-    with pytest.raises(SemcolorError, match="exists"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _trainer(tmp_path).predict(model, datamodule=dm)
+    with pytest.raises(SemcolorError, match="exists"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _trainer(tmp_path).predict(model, datamodule=dm)
 
 
 def test_gray_input_passes_through_unchanged():

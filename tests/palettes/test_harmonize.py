@@ -70,7 +70,7 @@ def test_every_similarity_picks_a_candidate_of_an_allowed_name(prototypes, simil
     model = default_naming_model()
     s = H.HarmonizeSettings(similarity=similarity, space=space)
     pal = H.extract_palette(rgb_to_lab_np(_photo()), s)
-    target, terms = H.match_palette(pal.lab, prototypes, s)
+    _, terms = H.match_palette(pal.lab, prototypes, s)
     probs = model.probabilities(lab_to_rgb_np(pal.lab))
     for c, term in enumerate(terms):
         assert TERMS.index(term) in H.candidate_terms(probs[c], s.top_k, s.min_prob)
