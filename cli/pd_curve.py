@@ -13,10 +13,10 @@ not comparable with published NIQE figures, only with each other.
 
 Usage::
 
-    python -m semcolor.cli.pd_curve --ckpt-d RUN/distortion.ckpt --ckpt-p RUN/last.ckpt --out pd/
+    python -m semcolor.cli.pd_curve --ckpt-d RUN/distortion.ckpt --ckpt-p RUN/perception.ckpt --out pd/
     python -m semcolor.cli.pd_curve --runs ckpts/burstsr/textures-A ckpts/burstsr/textures-B --out pd/
 
-A run folder stands for its ``distortion.ckpt`` (theta_D) and ``last.ckpt`` (theta_P). The test data is the run's
+A run folder stands for its ``distortion.ckpt`` (theta_D) and ``perception.ckpt`` (theta_P). The test data is the run's
 ``config.yaml`` ``data`` section (or ``--data-config``). Writes ``pd_points.csv`` (one row per curve and alpha),
 ``results.md`` / ``results.csv`` (AUR per curve, with the bicubic reference frame and the HR ground truth),
 ``pd_plane.png`` and ``aur_vs_burst_length.png``; nothing existing is overwritten (``--out`` must be new or empty).
@@ -40,6 +40,7 @@ import yaml
 from semcolor.errors import SemcolorError
 from semcolor.lightning_modules.burstsr import (
     DISTORTION_CHECKPOINT,
+    PERCEPTION_CHECKPOINT,
     check_same_architecture,
     generator_from_checkpoint,
 )
@@ -202,12 +203,12 @@ def write_outputs(curves: list[dict[str, Any]], out: str | Path) -> Path:
 
 
 def run_checkpoints(run: str | Path) -> tuple[Path, Path]:
-    """theta_D and theta_P of a ``stage="both"`` run folder."""
+    """theta_D and theta_P (``distortion.ckpt``, ``perception.ckpt``) of a ``stage="both"`` run folder."""
     run = Path(run)
-    pair = (run / DISTORTION_CHECKPOINT, run / "last.ckpt")
+    pair = (run / DISTORTION_CHECKPOINT, run / PERCEPTION_CHECKPOINT)
     for p in pair:
         if not p.is_file():
-            raise SemcolorError(f"run '{run}' has no {p.name} (a burstsr run with stage=both that finished stage 1)")
+            raise SemcolorError(f"run '{run}' has no {p.name} (a burstsr run with stage=both that finished both stages)")
     return pair
 
 
@@ -215,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ckpt-d", help="distortion checkpoint theta_D (stage 1)")
     parser.add_argument("--ckpt-p", help="perception checkpoint theta_P (stage 2)")
-    parser.add_argument("--runs", nargs="+", default=[], help="run folders (distortion.ckpt + last.ckpt each)")
+    parser.add_argument("--runs", nargs="+", default=[], help="run folders (distortion.ckpt + perception.ckpt each)")
     parser.add_argument("--data-config", default=None, help="config.yaml whose data section gives the test bursts")
     parser.add_argument("--alphas", type=float, nargs="+", default=list(ALPHAS))
     parser.add_argument("--niqe-block", type=int, default=None, help="NIQE block side (default: HR side / 4)")

@@ -11,8 +11,8 @@ Training (Sec. 5.5.1), one ``fit`` for both stages by default (``stage="both"``)
    ``<run folder>/distortion.ckpt``;
 2. perception stage, the remaining epochs of ``trainer.max_epochs``, from stage 1's weights (fresh Adam
    state): ``perceptual_weight * L_percep + adversarial_weight * L_G^Ra + lambda_l1 * L_1``, lr
-   ``lr_perception`` 1e-4 for G and D, halved every ``lr_halving_perception`` (25) epochs; ``last.ckpt`` is
-   ``theta_P``.
+   ``lr_perception`` 1e-4 for G and D, halved every ``lr_halving_perception`` (25) epochs; at the end the
+   generator ``theta_P`` is saved as ``<run folder>/perception.ckpt``.
 
 ``stage="distortion"`` runs stage 1 only; ``stage="perception"`` runs stage 2 only, from the generator of
 ``init_checkpoint`` (a stage-1 checkpoint). The P-D curve between ``theta_D`` and ``theta_P``:
@@ -51,6 +51,7 @@ Stage = Literal["both", "distortion", "perception"]
 #: the hparams that fix the generator's shape (two checkpoints interpolate only when all are equal)
 ARCHITECTURE_KEYS = ("num_frames", "features", "num_blocks", "growth", "scale", "global_skip")
 DISTORTION_CHECKPOINT = "distortion.ckpt"
+PERCEPTION_CHECKPOINT = "perception.ckpt"
 
 
 def generator_from_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
@@ -219,12 +220,25 @@ class BurstSRModule(ConditionalGANModule):
                 group["lr"] = lr
         self.log_dict({"lr_g": lr_g, "perception_stage": float(self.in_perception_stage())}, batch_size=1)
 
+    def _save_stage(self, name: str) -> None:
+        if self.trainer.fast_dev_run:
+            return
+        folder = Path(self.trainer.default_root_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.trainer.save_checkpoint(folder / name)
+
     def on_train_epoch_end(self) -> None:
         hp = self.hparams
-        if hp.stage == "both" and self.current_epoch == hp.distortion_epochs - 1 and not self.trainer.fast_dev_run:
-            folder = Path(self.trainer.default_root_dir)
-            folder.mkdir(parents=True, exist_ok=True)
-            self.trainer.save_checkpoint(folder / DISTORTION_CHECKPOINT)
+        if hp.stage == "both" and self.current_epoch == hp.distortion_epochs - 1:
+            self._save_stage(DISTORTION_CHECKPOINT)
+
+    def on_train_end(self) -> None:
+        """The end of a stage's training: ``perception.ckpt`` (theta_P) or, for ``stage="distortion"``,
+        ``distortion.ckpt`` -- saved here because ``last.ckpt`` is only rewritten after a validation."""
+        if self.in_perception_stage():
+            self._save_stage(PERCEPTION_CHECKPOINT)
+        elif self.hparams.stage == "distortion":
+            self._save_stage(DISTORTION_CHECKPOINT)
 
     def configure_optimizers(self) -> Any:  # type: ignore[override]
         hp = self.hparams

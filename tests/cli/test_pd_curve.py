@@ -25,7 +25,6 @@ def _run(tmp_path, name, n):
     trainer = pl.Trainer(max_epochs=2, limit_train_batches=1, limit_val_batches=0, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, default_root_dir=str(run))
     trainer.fit(BurstSRModule(num_frames=n, **TINY), datamodule=data)
-    trainer.save_checkpoint(run / "last.ckpt")
     config = {"data": {"class_path": "semcolor.datamodules.textures.TexturesDataModule",
                        "init_args": {"root": str(tmp_path / "data"), "num_frames": None, **DATA}}}
     (run / "config.yaml").write_text(yaml.safe_dump(config))
@@ -50,7 +49,7 @@ def test_pd_curve_writes_points_plots_and_table(runs, tmp_path, capsys):
     assert "AUR niqe" in table and table.count("\n| 2 |") + table.count("\n| 3 |") == 2
     for png in ("pd_plane.png", "aur_vs_burst_length.png"):
         assert (out / png).stat().st_size > 10_000
-    assert main(["--ckpt-d", str(n2 / "distortion.ckpt"), "--ckpt-p", str(n2 / "last.ckpt"), "--alphas", "0", "1",
+    assert main(["--ckpt-d", str(n2 / "distortion.ckpt"), "--ckpt-p", str(n2 / "perception.ckpt"), "--alphas", "0", "1",
                  "--niqe-block", "8", "--out", str(tmp_path / "one")]) == 0
     with pytest.raises(SemcolorError, match="not empty"):
         main(["--runs", str(n2), "--out", str(out)])
@@ -58,8 +57,8 @@ def test_pd_curve_writes_points_plots_and_table(runs, tmp_path, capsys):
 
 def test_interpolating_different_burst_lengths_is_refused(runs, tmp_path):
     n2, n3 = runs
-    with pytest.raises(SemcolorError, match=r"cannot interpolate '.*n2/distortion\.ckpt' and '.*n3/last\.ckpt': "
+    with pytest.raises(SemcolorError, match=r"cannot interpolate '.*n2/distortion\.ckpt' and '.*n3/perception\.ckpt': "
                                             r"different burst lengths \(num_frames 2 vs 3\)"):
-        main(["--ckpt-d", str(n2 / "distortion.ckpt"), "--ckpt-p", str(n3 / "last.ckpt"), "--out", str(tmp_path / "x")])
+        main(["--ckpt-d", str(n2 / "distortion.ckpt"), "--ckpt-p", str(n3 / "perception.ckpt"), "--out", str(tmp_path / "x")])
     with pytest.raises(SemcolorError, match="has no distortion.ckpt"):
         main(["--runs", str(tmp_path), "--out", str(tmp_path / "y")])

@@ -68,8 +68,8 @@ def test_two_stages_in_one_fit_save_theta_d(tmp_path):
     now = model.network.state_dict()
     assert any(not torch.equal(theta_d[k], now[k]) for k in now)  # stage 2 moved G on from theta_D
     assert any(not torch.equal(d0[k], v) for k, v in model.discriminator.state_dict().items())  # D trained in stage 2
-    trainer.save_checkpoint(tmp_path / "run" / "last.ckpt")
-    theta_p, hp_p = generator_from_checkpoint(tmp_path / "run" / "last.ckpt")
+    theta_p, hp_p = generator_from_checkpoint(tmp_path / "run" / "perception.ckpt")  # written when training ends
+    assert all(torch.equal(theta_p[k], now[k]) for k in now)
     check_same_architecture(("d", hp), ("p", hp_p))
     # stage "perception" starts from a stage-1 checkpoint's generator
     p = BurstSRModule(num_frames=2, **TINY, stage="perception", init_checkpoint=str(tmp_path / "run" / "distortion.ckpt"))
@@ -82,6 +82,7 @@ def test_distortion_only_never_runs_d(tmp_path):
     pl.Trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=0, logger=False, enable_checkpointing=False,
                enable_progress_bar=False, default_root_dir=str(tmp_path)).fit(model, datamodule=_data(tmp_path))
     assert all(torch.equal(d0[k], v) for k, v in model.discriminator.state_dict().items())
+    assert (tmp_path / "distortion.ckpt").is_file() and not (tmp_path / "perception.ckpt").exists()
 
 
 def test_mismatched_burst_lengths_are_refused(tmp_path):
