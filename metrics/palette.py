@@ -50,8 +50,8 @@ def palette_distance(centers_a: Any, shares_a: Any, centers_b: Any, shares_b: An
     return 0.5 * ((sa / sa.sum()) @ de.min(1).values + (sb / sb.sum()) @ de.min(0).values)
 
 
-class GroupConsistency(Metric):
-    """Mean pairwise :func:`palette_distance` between the palettes of the images of each group."""
+class _PairMean(Metric):
+    """A mean over pairs (of images, or of images and classes): ``total`` / ``pairs``, NaN before any pair."""
 
     is_differentiable = False
     higher_is_better = False
@@ -62,15 +62,19 @@ class GroupConsistency(Metric):
         self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("pairs", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
+    def compute(self) -> Tensor:
+        return (self.total / self.pairs).float() if self.pairs > 0 else torch.tensor(float("nan"))
+
+
+class GroupConsistency(_PairMean):
+    """Mean pairwise :func:`palette_distance` between the palettes of the images of each group."""
+
     def update(self, centers: Sequence[Any], shares: Sequence[Any]) -> None:
         """One group: per image its palette's CIELAB ``centers`` ``(k_i, 3)`` and pixel ``shares`` ``(k_i,)``."""
         for i in range(len(centers)):
             for j in range(i + 1, len(centers)):
                 self.total += palette_distance(centers[i], shares[i], centers[j], shares[j]).to(self.total)
                 self.pairs += 1
-
-    def compute(self) -> Tensor:
-        return (self.total / self.pairs.clamp_min(1)).float() if self.pairs > 0 else torch.tensor(float("nan"))
 
 
 def class_means(lab: Tensor, labels: Tensor, num_classes: int) -> tuple[Tensor, Tensor]:
@@ -83,7 +87,7 @@ def class_means(lab: Tensor, labels: Tensor, num_classes: int) -> tuple[Tensor, 
     return sums / count.clamp_min(1)[:, None], count
 
 
-class ClassConsistency(Metric):
+class ClassConsistency(_PairMean):
     """Mean CIEDE2000 between two images' mean colours of one class, over classes and pairs of images.
 
     Args:
@@ -92,15 +96,9 @@ class ClassConsistency(Metric):
         min_pixels: a class counts in an image only with at least this many pixels.
     """
 
-    is_differentiable = False
-    higher_is_better = False
-    full_state_update = False
-
     def __init__(self, num_classes: int, ignore_index: int | None = None, min_pixels: int = 16, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.num_classes, self.ignore_index, self.min_pixels = num_classes, ignore_index, min_pixels
-        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("pairs", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, labs: Sequence[Tensor], labels: Sequence[Tensor]) -> None:
         """One group: per image its CIELAB ``(3, H_i, W_i)`` and its class map ``(H_i, W_i)``."""
@@ -120,9 +118,6 @@ class ClassConsistency(Metric):
             iu = torch.triu_indices(len(have), len(have), 1)
             self.total += _pairwise_de(cols, cols)[iu[0], iu[1]].sum().to(self.total)
             self.pairs += iu.shape[1]
-
-    def compute(self) -> Tensor:
-        return (self.total / self.pairs).float() if self.pairs > 0 else torch.tensor(float("nan"))
 
 
 class HueShift(Metric):
