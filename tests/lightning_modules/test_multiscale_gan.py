@@ -26,7 +26,8 @@ def tiny(method: str, **kwargs) -> pl.LightningModule:
     return MultiGModule(depth=2, base_channels=4, **kwargs)
 
 
-CASES = [("multi_d", {}), ("multi_d", {"fake_pyramid": "downsample"}), ("multi_g", {}), ("multi_g", {"gan_space": "rgb"})]
+CASES = [("multi_d", {}), ("multi_d", {"fake_pyramid": "downsample"}), ("multi_g", {}),
+         ("multi_g", {"gan_space": "rgb", "d_arch": "patchgan", "d_layers": 2, "d_base_channels": 4})]
 
 
 @pytest.mark.parametrize(("method", "kwargs"), CASES)
