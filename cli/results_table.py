@@ -99,8 +99,9 @@ def evaluate_run(run: str | Path, ckpt: str | Path | None = None, accelerator: s
     import importlib
 
     import pytorch_lightning as pl
-    import torch
     import yaml
+
+    from semcolor.checkpoints import read_checkpoint
 
     run = Path(run)
     config = yaml.safe_load((run / "config.yaml").read_text())
@@ -113,7 +114,7 @@ def evaluate_run(run: str | Path, ckpt: str | Path | None = None, accelerator: s
         return getattr(importlib.import_module(module), name)(**(section.get("init_args") or {}))
 
     model, data = build(config["model"]), build(config["data"])
-    state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    state = read_checkpoint(ckpt_path)
     model.load_state_dict(state["state_dict"])
     trainer = pl.Trainer(accelerator=accelerator, devices=1, logger=False, enable_progress_bar=False,
                          enable_checkpointing=False, default_root_dir=str(run))

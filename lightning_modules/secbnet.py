@@ -63,8 +63,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from semcolor.checkpoints import read_torch_file
 from semcolor.errors import SemcolorError
-from semcolor.lightning_modules.base import ImageToImageModule, class_palette
+from semcolor.lightning_modules.base import ImageToImageModule, class_palette, network_arguments
 from semcolor.lightning_modules.wiconet import WICONET_NETWORK_ARGS, MaskedCrossEntropy
 from semcolor.registry import METHODS
 
@@ -95,10 +96,7 @@ def load_segmentation_state(path: str | Path, num_classes: int) -> tuple[dict[st
             f"segmentation checkpoint (seg_checkpoint) not found: '{path}'; train one with "
             f"`make train METHOD=wiconet DATA=<data>` or set model.init_args.seg_checkpoint=null"
         )
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise SemcolorError(f"cannot read segmentation checkpoint '{path}': {type(exc).__name__}: {exc}") from exc
+    ckpt = read_torch_file(path, "segmentation checkpoint (seg_checkpoint)")
     hparams: dict[str, Any] = {}
     if isinstance(ckpt, dict) and "state_dict" in ckpt:
         hp = ckpt.get("hyper_parameters") or {}
@@ -161,8 +159,10 @@ class SECBNetModule(ImageToImageModule):
             ``patch_size``, else 256).
         stitch_scenes: score at most this many test scenes (``None``: all).
         stitch_batch_size: tiles per forward pass in scene prediction.
-        lr, betas, weight_decay, lr_step_epochs, lr_gamma, train_metrics: optimiser (Adam 1e-4,
-            (0.9, 0.999), x0.8 every 5 epochs) and logging settings of :class:`ImageToImageModule`.
+        lr, lr_step_epochs: Adam's learning rate 1e-4, multiplied by ``lr_gamma`` (0.8) every 5 epochs.
+        **kwargs: the other optimiser and logging options of :class:`ImageToImageModule` (``betas``
+            (0.9, 0.999), ``lr_gamma`` 0.8 ...: the paper's values), listed and checked by LightningCLI as
+            this class's own.
     """
 
     #: whole-scene prediction: 256 x 256 tiles with the paper's R = 100 px overlap (Algorithm 1)
@@ -199,16 +199,12 @@ class SECBNetModule(ImageToImageModule):
         stitch_scenes: int | None = None,
         stitch_batch_size: int = 16,
         lr: float = 1e-4,
-        betas: tuple[float, float] = (0.9, 0.999),
-        weight_decay: float = 0.0,
         lr_step_epochs: int | None = 5,
-        lr_gamma: float = 0.8,
-        train_metrics: bool = True,
+        **kwargs: Any,
     ) -> None:
         self._stitched: dict[str, dict[str, float]] = {}
         self._stitched_settings: dict[str, Any] = {}
-        super().__init__(lr=lr, betas=betas, weight_decay=weight_decay, lr_step_epochs=lr_step_epochs,
-                         lr_gamma=lr_gamma, train_metrics=train_metrics)
+        super().__init__(lr=lr, lr_step_epochs=lr_step_epochs, **kwargs)
 
     # -- models -----------------------------------------------------------------------------------------
     @property
@@ -229,19 +225,8 @@ class SECBNetModule(ImageToImageModule):
         level = None if hp.seg_depth is None else PAPER_SEG_DEPTHS[hp.seg_depth]
         if level is not None and level >= hp.num_levels:
             raise SemcolorError(f"seg_depth={hp.seg_depth} needs num_levels > {level}, got {hp.num_levels}")
-        self.network = SECBNetGenerator(
-            in_channels=hp.in_channels,
-            base_channels=hp.base_channels,
-            num_levels=hp.num_levels,
-            seg_depth=None if level is None else hp.base_channels * 2**level,
-            branch_blocks=hp.branch_blocks,
-            encoder_blocks=hp.encoder_blocks,
-            fusion_blocks=hp.fusion_blocks,
-            decoder_convs=hp.decoder_convs,
-            residual_block=hp.residual_block,
-            upsample=hp.upsample,
-            output_activation=hp.output_activation,
-        )
+        self.network = SECBNetGenerator(**network_arguments(
+            SECBNetGenerator, hp, seg_depth=None if level is None else hp.base_channels * 2**level))
         self.seg_module: nn.Module | None = None
         self.colorizer: nn.Module | None = None
         if hp.seg_depth is None and not self.uses_seg_loss:

@@ -66,6 +66,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from semcolor.checkpoints import read_torch_file
 from semcolor.networks.attention import EfficientChannelAttention, SqueezeExcitation
 from semcolor.networks.blocks import ConvBNReLU
 from semcolor.networks.perceptual import IMAGENET_MEAN, IMAGENET_STD
@@ -156,7 +157,7 @@ def load_imagenet_resnet(model: nn.Module, weights: str | Path | None, what: str
             )
             return False
         path = found[0]
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_torch_file(path, f"{what} ImageNet weights file")
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}

@@ -21,6 +21,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from semcolor.checkpoints import read_torch_file
+
 #: ImageNet statistics torchvision's classification weights (VGG, ResNet) were trained with
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -114,7 +116,7 @@ class VGGFeatures(nn.Module):
                 stacklevel=4,
             )
             return False
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = read_torch_file(path, f"{name} weights file")
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         feats = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")} or dict(state)

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from semcolor.checkpoints import read_torch_file
+
 from .ops import SwitchableBatchNorm2d
 
 __all__ = ["load_timm_weights", "timm_key_map"]
@@ -57,7 +59,7 @@ def load_timm_weights(
     classifier ``fc.*`` / ``conv_head``).
     """
     if not isinstance(state_dict, Mapping):
-        state_dict = torch.load(os.fspath(state_dict), map_location="cpu", weights_only=True)
+        state_dict = read_torch_file(os.fspath(state_dict), "timm weights file")
     src = dict(state_dict)
     if "state_dict" in src and isinstance(src["state_dict"], Mapping):
         src = dict(src["state_dict"])
