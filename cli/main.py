@@ -31,7 +31,9 @@ from pytorch_lightning.cli import (
 )
 
 from semcolor.checkpoints import read_checkpoint
+from semcolor.cli.arg_errors import check_config_files, summarize
 from semcolor.cli.callbacks import MetricsTable, SampleGrid
+from semcolor.cli.checkpoint_io import use_safe_checkpoint_io
 from semcolor.cpu_memory import keep_freed_memory
 from semcolor.datamodules.base import SemcolorDataModule
 from semcolor.errors import SemcolorError, UnknownNameError
@@ -188,6 +190,18 @@ class RunConfig(SaveConfigCallback):
                                        policy="now")
 
 
+class SemcolorArgumentParser(LightningArgumentParser):
+    """LightningCLI's parser, whose refusals of misspelt options are one line naming the option, the
+    class and the closest valid names (:func:`semcolor.cli.arg_errors.summarize`)."""
+
+    def error(self, message: str, ex: Exception | None = None) -> Any:
+        if self.exit_on_error:  # nested parsers that raise instead of exiting keep jsonargparse's behaviour
+            line = summarize(message, getattr(ex, "subcommand_parser", None) or self)
+            if line is not None:
+                raise SemcolorError(line)
+        return super().error(message, ex)
+
+
 class SemcolorCLI(LightningCLI):
     """LightningCLI over every registered method and DataModule (subclass mode)."""
 
@@ -200,6 +214,7 @@ class SemcolorCLI(LightningCLI):
             subclass_mode_data=True,
             save_config_callback=None,  # RunConfig is added per run in before_instantiate_classes
             seed_everything_default=0,
+            parser_class=SemcolorArgumentParser,
             args=args,
             run=run,
             parser_kwargs={"description": __doc__.split("\n")[0]},
@@ -208,6 +223,13 @@ class SemcolorCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--run_name", type=str | None, default=None,
                             help="Name of the run folder under ckpts/<method>/ (default <data>-<time>).")
+
+    def instantiate_trainer(self, **kwargs: Any) -> Any:
+        """Lightning's trainer, whose checkpoint reads are data-only and whose writes are atomic
+        (:class:`~semcolor.cli.checkpoint_io.SafeCheckpointIO`: resuming with ``--ckpt_path`` included)."""
+        trainer = super().instantiate_trainer(**kwargs)
+        use_safe_checkpoint_io(trainer)
+        return trainer
 
     # -- names of what runs ----------------------------------------------------------------------
     def _sub(self) -> Namespace:
@@ -334,7 +356,9 @@ def main(argv: list[str] | None = None) -> None:
     _quiet_known_warnings()
     keep_freed_memory()  # CPU batches reuse freed buffers instead of page-faulting them (cpu_memory.py)
     try:
-        SemcolorCLI(args=expand_names(argv))
+        args = expand_names(argv)
+        check_config_files(args)  # read as data first: a file that is not a YAML mapping is named
+        SemcolorCLI(args=args)
     except SemcolorError as exc:
         print(f"semcolor: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
