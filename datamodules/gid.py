@@ -65,6 +65,7 @@ from torch.utils.data import Dataset
 
 from semcolor.datamodules import raster
 from semcolor.datamodules.base import SemcolorDataModule
+from semcolor.datamodules.io import check_pixels
 from semcolor.datamodules.transforms import (
     apply_paired,
     image_to_tensor,
@@ -469,9 +470,12 @@ class GIDDataModule(SemcolorDataModule):
                 with raster.open_raster(s.image, "a GID image GeoTIFF") as src:
                     names = band_names_for(src.count, s.image)
                     s.bands = tuple(raster.resolve_bands(self.bands, names, s.image))
+                    raster.check_scene_format(src, s.bands, self.bit_depth, "an 8-bit GID image")
                     s.height, s.width = src.height, src.width
                 assert s.label is not None
                 with raster.open_raster(s.label, "a GID colour label GeoTIFF") as lab:
+                    check_pixels(s.label, lab.dtypes[0], lab.count, bands=None, expected="a GID colour label "
+                                 "(3 bands of 8-bit unsigned integers)")
                     if lab.count != 3:
                         raise DatasetLayoutError(
                             f"'{s.label}' has {lab.count} band(s); GID labels are RGB colour images "

@@ -34,6 +34,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 from torch.utils.data import Dataset
 
+from semcolor.datamodules.io import check_opaque, check_pixels, check_values
 from semcolor.datamodules.transforms import apply_paired, image_to_tensor, seg_to_tensor
 from semcolor.errors import CorruptFileError, DatasetLayoutError
 
@@ -187,20 +188,36 @@ def unit_scale(dtype: np.dtype | str, bit_depth: int | None = None) -> float:
 
 
 def to_unit_float(
-    arr: np.ndarray, *, bit_depth: int | None = None, path: str | Path = "<array>"
+    arr: np.ndarray, *, bit_depth: int | None = None, path: str | Path = "<array>", where: str = ""
 ) -> np.ndarray:
-    """Scale raster values to float32 in [0, 1] (see :func:`unit_scale`), clipping overshoot.
+    """Scale raster values to float32 in [0, 1] (see :func:`unit_scale`).
 
-    Raises :class:`CorruptFileError` naming ``path`` if the data contain NaN or infinities.
+    The values are checked first (:func:`semcolor.datamodules.io.check_values`): NaN / infinities, float
+    data outside [0, 1] and integers above ``2**bit_depth - 1`` raise an error naming ``path`` instead of
+    being clipped.
     """
+    check_values(arr, path, bit_depth=bit_depth, where=where)
     scale = unit_scale(arr.dtype, bit_depth)
     out = arr.astype(np.float32)
-    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(out).all():
-        bad = int((~np.isfinite(out)).sum())
-        raise CorruptFileError(path, "finite pixel values", f"{bad} NaN/inf values in the window read")
     if scale != 1.0:
         out /= scale
     return np.clip(out, 0.0, 1.0, out=out)
+
+
+def check_scene_format(src: rasterio.io.DatasetReader, bands: Sequence[int], bit_depth: int | None,
+                       expected: str = "8-bit data") -> None:
+    """Refuse a raster whose selected bands are not 8-bit unsigned integers (or floats in [0, 1]) unless
+    ``bit_depth`` says how many bits they hold: a 16-bit scene is never scaled by 65535 silently."""
+    dtypes = sorted({src.dtypes[b - 1] for b in bands})
+    if len(dtypes) != 1:
+        raise DatasetLayoutError(f"'{src.name}': the selected bands {list(bands)} have different data types {dtypes}")
+    if bit_depth is not None:
+        check_pixels(src.name, dtypes[0], len(bands), bits=None, kinds="u", bands=None,
+                     expected=f"unsigned integers of at most {bit_depth} bits (bit_depth={bit_depth})")
+    elif np.dtype(dtypes[0]).kind != "f":
+        check_pixels(src.name, dtypes[0], len(bands), bits=(8,), kinds="u", bands=None,
+                     expected=f"{expected} (8-bit unsigned integers, or floats in [0, 1])",
+                     hint="give bit_depth=<significant bits, e.g. 12 or 16> to scale higher bit depths")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -414,6 +431,53 @@ class UnknownColorLog:
 # ----------------------------------------------------------------------------------------------
 # tiles of a scene
 # ----------------------------------------------------------------------------------------------
+#: band names given by GDAL colour interpretations (the rest are named by position)
+_INTERP_NAMES = {"red": "R", "green": "G", "blue": "B", "alpha": "alpha"}
+
+
+def band_names_of(src: rasterio.io.DatasetReader, given: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The names of a raster's bands, in file order: ``given`` (checked against the band count), else the
+    band descriptions when every band has a distinct one, else the bands' colour interpretation when it
+    names red, green and blue once each and is not GDAL's default for an 8-bit file (a GeoTIFF tagged
+    B, G, R, alpha is named so, and read as R, G, B in that order, never in file order), else
+    :func:`default_band_names`.
+
+    GDAL tags every 3- or 4-band 8-bit GeoTIFF it writes R, G, B(, alpha) whatever the bands hold, so
+    those tags say nothing: a 4-band 8-bit file so tagged keeps the NIR, R, G, B reading of GID's release
+    (give ``band_names`` for an RGBA file).
+    """
+    if given is not None:
+        names = tuple(given)
+        if len(names) != src.count:
+            raise DatasetLayoutError(
+                f"'{src.name}' has {src.count} bands but {len(names)} band names were given ({list(names)})")
+        return names
+    descriptions = tuple(src.descriptions)
+    if all(descriptions) and len(set(descriptions)) == src.count:
+        return tuple(str(d) for d in descriptions)
+    tags = tuple(ci.name for ci in src.colorinterp)
+    rgb_once = all(tags.count(c) == 1 for c in ("red", "green", "blue"))
+    gdal_default = src.dtypes[0] == "uint8" and tags in (("red", "green", "blue"), ("red", "green", "blue", "alpha"))
+    if rgb_once and not gdal_default:
+        return tuple(_INTERP_NAMES.get(t, f"b{i}") for i, t in enumerate(tags))
+    return default_band_names(src.count)
+
+
+def default_selection(names: Sequence[str]) -> list[str] | None:
+    """``["R", "G", "B"]`` when the bands are R, G and B in some order plus alpha bands only (a BGR or
+    BGRA file is then read as R, G, B); None when the bands need an explicit selection."""
+    upper = [n.upper() for n in names]
+    if all(upper.count(c) == 1 for c in "RGB") and all(n in ("R", "G", "B", "ALPHA") for n in upper):
+        return ["R", "G", "B"]
+    return None
+
+
+def alpha_band(names: Sequence[str]) -> int | None:
+    """The 1-based index of the band named ``alpha`` (from its colour interpretation), or None."""
+    upper = [n.upper() for n in names]
+    return upper.index("ALPHA") + 1 if "ALPHA" in upper else None
+
+
 def default_band_names(count: int) -> tuple[str, ...]:
     """Band names assumed for a file with ``count`` bands when no better knowledge exists:
     3 -> R, G, B; 4 -> NIR, R, G, B (GID's NIR-RGB order); otherwise ``b0, b1, ...``."""
@@ -485,21 +549,24 @@ class SceneTiles(Dataset):
 
         with contextlib.ExitStack() as stack:
             src = stack.enter_context(open_raster(self.input_path, "an input scene GeoTIFF"))
-            names = band_names or default_band_names(src.count)
-            if len(names) != src.count:
-                raise DatasetLayoutError(
-                    f"'{self.input_path}' has {src.count} bands but {len(names)} band names were given"
-                )
+            names = band_names_of(src, band_names)
+            if bands is None:
+                bands = default_selection(names)  # R, G, B of a B, G, R(, alpha) file, in that order
             self.bands = resolve_bands(bands, names, self.input_path)
             if bands is None and src.count != 3:
                 raise DatasetLayoutError(
                     f"'{self.input_path}' has {src.count} bands ({', '.join(names)}); expected 3 "
                     f"(R, G, B) or a band selection such as bands=['R', 'G', 'B']"
                 )
+            check_scene_format(src, self.bands, bit_depth, "an 8-bit input scene")
+            alpha = alpha_band(names)
+            self.alpha = alpha if alpha is not None and alpha not in self.bands else None
             self.height, self.width = src.height, src.width
             if self.target_path is not None:
                 tgt = stack.enter_context(open_raster(self.target_path, "a target scene GeoTIFF"))
                 check_same_grid(src, tgt)
+                if max(self.bands) <= tgt.count:
+                    check_scene_format(tgt, self.bands, bit_depth, "an 8-bit target scene")
                 if max(self.bands) > tgt.count:
                     raise DatasetLayoutError(
                         f"'{self.target_path}' has {tgt.count} bands; the band selection "
@@ -538,9 +605,13 @@ class SceneTiles(Dataset):
         return len(self.windows)
 
     def _read_image(self, path: Path, window: Window) -> np.ndarray:
+        where = f" in window rows {window.row_off}:{window.row_off + window.height}, cols {window.col_off}:" \
+                f"{window.col_off + window.width}"
         with open_raster(path) as src:
             arr = read_window(src, window, self.bands, boundless=self.boundless)
-        return to_unit_float(arr, bit_depth=self.bit_depth, path=path).transpose(1, 2, 0)
+            if self.alpha is not None and path == self.input_path:
+                check_opaque(read_window(src, window, [self.alpha], boundless=self.boundless)[0], path, where)
+        return to_unit_float(arr, bit_depth=self.bit_depth, path=path, where=where).transpose(1, 2, 0)
 
     def _read_seg(self, window: Window) -> np.ndarray:
         assert self.seg_path is not None
@@ -589,7 +660,11 @@ __all__ = [
     "check_region",
     "check_same_grid",
     "count_tiles",
+    "alpha_band",
+    "band_names_of",
+    "check_scene_format",
     "default_band_names",
+    "default_selection",
     "grid_starts",
     "open_raster",
     "random_window",

@@ -65,6 +65,7 @@ from rasterio.windows import Window
 from torch.utils.data import Dataset
 
 from semcolor.datamodules.base import SemcolorDataModule
+from semcolor.datamodules.io import check_pixels
 from semcolor.datamodules.raster import (
     check_same_grid,
     default_band_names,
@@ -320,11 +321,8 @@ def _bounds_overlap(a: Any, b: Any) -> bool:
 
 def _align_target(pair: S2Pair, inp: Any, tgt: Any) -> None:
     """Decide whether the target shares the input's grid; refuse targets that cannot be aligned."""
-    if tgt.dtypes[0] != "uint8" or tgt.count < 3:
-        raise DatasetLayoutError(
-            f"target '{pair.target}' must be 8-bit RGB (3 or 4 uint8 bands); it has {tgt.count} band(s) of "
-            f"{tgt.dtypes[0]}"
-        )
+    check_pixels(pair.target, tgt.dtypes[0], tgt.count, bands=range(3, 64),
+                 expected="an 8-bit RGB target (3 or 4 bands of 8-bit unsigned integers)")
     same = (
         (inp.height, inp.width) == (tgt.height, tgt.width)
         and inp.transform.almost_equals(tgt.transform)
@@ -382,11 +380,9 @@ def open_pair(
         srcs = [stack.enter_context(open_raster(p, "a 16-bit Sentinel-2 band / RGB GeoTIFF")) for p in pair.input_files]
         first = srcs[0]
         for s in srcs:
-            if np.dtype(s.dtypes[0]).itemsize < 2 or not np.issubdtype(np.dtype(s.dtypes[0]), np.integer):
-                raise DatasetLayoutError(
-                    f"'{s.name}' holds {s.dtypes[0]} data; the input must be 16-bit integers (uint16 DN)"
-                    + (" - is it an 8-bit target missing its '_8bit' suffix?" if s.dtypes[0] == "uint8" else "")
-                )
+            check_pixels(s.name, s.dtypes[0], s.count, bits=(16, 32), kinds="ui", bands=None,
+                         expected="16-bit integers (uint16 DN)",
+                         hint="is it an 8-bit target missing its '_8bit' suffix?" if s.dtypes[0] == "uint8" else "")
         if len(srcs) > 1:
             for s in srcs[1:]:
                 check_same_grid(first, s)

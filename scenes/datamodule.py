@@ -63,7 +63,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from semcolor.datamodules.base import SemcolorDataModule
 from semcolor.datamodules.raster import (
-    default_band_names,
+    alpha_band,
+    band_names_of,
+    default_selection,
     grid_starts,
     open_raster,
     read_window,
@@ -222,18 +224,13 @@ class SceneInfo:
         path = Path(path)
         with open_raster(path, "an input scene GeoTIFF") as src:
             descriptions = tuple(src.descriptions)
-            if band_names is not None:
-                names = tuple(band_names)
-                if len(names) != src.count:
-                    raise DatasetLayoutError(
-                        f"'{path}' has {src.count} bands but {len(names)} band names were given ({list(names)})")
-            elif all(descriptions) and len(set(descriptions)) == src.count:
-                names = tuple(str(d) for d in descriptions)
-            else:
-                names = default_band_names(src.count)
-            selected = resolve_bands(bands, names, path)
+            names = band_names_of(src, band_names)  # a B, G, R(, alpha)-tagged file is read as R, G, B
+            selected = resolve_bands(bands if bands is not None else default_selection(names), names, path)
             flags = src.mask_flag_enums[0] if src.count else []
-            dataset_mask = MaskFlags.per_dataset in flags and MaskFlags.alpha not in flags
+            # GDAL takes the 4th band of any 4-band 8-bit GeoTIFF as alpha (GID's NIR-R-G-B among them): an
+            # alpha band masks only when the file's own colour interpretation named it (band_names_of)
+            trusted_alpha = alpha_band(names) is not None and alpha_band(names) not in selected
+            dataset_mask = MaskFlags.per_dataset in flags and (MaskFlags.alpha not in flags or trusted_alpha)
             if len(set(src.dtypes[b - 1] for b in selected)) != 1:
                 raise DatasetLayoutError(f"'{path}': the selected bands {selected} have different data types")
             return cls(
