@@ -16,13 +16,13 @@ of the U-Net; 256 matches NWPU and the paper's generator input).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from torch.utils.data import Dataset
 
 from semcolor.datamodules.base import SemcolorDataModule
-from semcolor.datamodules.scene_classes import GrayStandard, SceneClassDataset
+from semcolor.datamodules.scene_classes import SceneClassDataset
 from semcolor.registry import DATASETS
 
 #: the 30 AID classes (folder names as released), sorted; label = index in this list
@@ -47,73 +47,40 @@ class AIDDataset(SceneClassDataset):
 class AIDDataModule(SemcolorDataModule):
     """AID for jsdcgan: per-class 3:1:1 seeded split, gray input, RGB target.
 
+    The dataset options are forwarded to :class:`AIDDataset` (as torchgeo's ``NonGeoDataModule`` does) and
+    stated once, in :class:`~semcolor.datamodules.scene_classes.SceneClassDataset`; LightningCLI lists and
+    checks them as this class's own (jsonargparse follows ``**kwargs`` into :meth:`build_dataset`).
+
     Args:
         root: the folder holding the 30 class folders.
-        split_dir: where ``aid-{train,val,test}.txt`` are read/written (``None``: the root if writable,
-            else a cache folder; see :mod:`semcolor.datamodules.scene_classes`).
-        seed: split seed (used only when the split files are created; existing files are never replaced).
-        split_ratios: ``(train, val, test)`` weights, JSDCGAN's 3:1:1.
-        resize: side of the square every image is resized to (``None``: keep 600x600).
-        crop_size: square crop after resizing (random for train, centred otherwise); ``None``: none.
-        augment: random flips / 90-degree rotations on train (not stated by the paper; our choice).
-        gray: ``"bt601"`` (TensorFlow's rgb_to_grayscale weights; default) or ``"bt709"``.
-        classes: subset / order of class folders (``None``: all, sorted).
-        verify_images: decode every image once when the split files are created; corrupt ones are
-            skipped with a warning and recorded in ``aid-split.json``.
-        batch_size: 8 as in the paper (Sec. 4.2); the rest as in :class:`SemcolorDataModule`.
+        batch_size: 8 as in the paper (Sec. 4.2); ``num_workers``, ``eval_batch_size``, ``pin_memory`` as in
+            :class:`SemcolorDataModule`.
+        **kwargs: :class:`AIDDataset`'s options: ``split_dir`` (where ``aid-{train,val,test}.txt`` are
+            read/written), ``seed`` (of the split, used only when the split files are created), ``split_ratios``
+            (JSDCGAN's 3:1:1), ``resize`` (256; ``None`` keeps 600x600), ``crop_size``, ``augment`` (random
+            flips / 90-degree rotations on train, our choice), ``gray`` (``"bt601"`` or ``"bt709"``),
+            ``classes``, ``verify_images`` (see :class:`~semcolor.datamodules.scene_classes.SceneClassDataset`).
     """
-
-    dataset_class: type[SceneClassDataset] = AIDDataset
 
     def __init__(
         self,
         root: str | Path,
-        split_dir: str | Path | None = None,
-        seed: int = 0,
-        split_ratios: Sequence[float] = (3, 1, 1),
-        resize: int | None = 256,
-        crop_size: int | None = None,
-        augment: bool = True,
-        gray: GrayStandard = "bt601",
-        classes: Sequence[str] | None = None,
-        verify_images: bool = True,
         batch_size: int = 8,
         num_workers: int = 0,
         eval_batch_size: int | None = None,
         pin_memory: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(batch_size, num_workers, eval_batch_size, pin_memory)
-        self.root, self.split_dir, self.seed = Path(root), split_dir, seed
-        self.split_ratios = tuple(split_ratios)
-        self.resize, self.crop_size, self.augment, self.gray = resize, crop_size, augment, gray
-        self.classes = list(classes) if classes is not None else None
-        self.verify_images = verify_images
-
-    def _dataset_kwargs(self) -> dict:
-        return {
-            "split_dir": self.split_dir,
-            "seed": self.seed,
-            "split_ratios": self.split_ratios,
-            "resize": self.resize,
-            "crop_size": self.crop_size,
-            "augment": self.augment,
-            "gray": self.gray,
-            "classes": self.classes,
-            "verify_images": self.verify_images,
-        }
+        self.root = Path(root)
+        self.kwargs = kwargs
 
     def prepare_data(self) -> None:
-        """Create the split files once (rank 0) so that DDP ranks only read them."""
-        self.dataset_class.prepare(
-            self.root,
-            split_dir=self.split_dir,
-            seed=self.seed,
-            split_ratios=self.split_ratios,
-            verify_images=self.verify_images,
-        )
+        """Create the split files once (rank 0) so that DDP ranks only read them (building a split does)."""
+        self.build_dataset("train")
 
     def build_dataset(self, split: str) -> Dataset:
-        return self.dataset_class(self.root, split, **self._dataset_kwargs())
+        return AIDDataset(self.root, split, **self.kwargs)
 
     @property
     def num_scene_classes(self) -> int:

@@ -16,17 +16,14 @@ Samples: ``{"input": (1,H,W) gray, "target": (3,H,W) RGB, "name": "airplane_001"
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from torch.utils.data import Dataset
+
 from semcolor.datamodules.aid import AIDDataModule
 from semcolor.datamodules.base import SPLITS
-from semcolor.datamodules.scene_classes import (
-    GrayStandard,
-    SceneClassDataset,
-    SplitResult,
-)
+from semcolor.datamodules.scene_classes import SceneClassDataset, SplitResult
 from semcolor.errors import DatasetLayoutError, DatasetNotFoundError
 from semcolor.registry import DATASETS
 
@@ -103,45 +100,10 @@ class NWPUDataset(SceneClassDataset):
 
 @DATASETS.register("nwpu")
 class NWPUDataModule(AIDDataModule):
-    """NWPU-RESISC45 for jsdcgan (arguments as :class:`semcolor.datamodules.aid.AIDDataModule`, plus
-    ``use_published_lists``: honour ``resisc45-{train,val,test}.txt`` when present). Images are
-    256x256 already, so the default ``resize=256`` is a no-op."""
+    """NWPU-RESISC45 for jsdcgan (arguments as :class:`semcolor.datamodules.aid.AIDDataModule`; the
+    ``**kwargs`` go to :class:`NWPUDataset`, which adds ``use_published_lists``: honour
+    ``resisc45-{train,val,test}.txt`` when present). Images are 256x256 already, so the default
+    ``resize=256`` is a no-op."""
 
-    dataset_class = NWPUDataset
-
-    def __init__(
-        self,
-        root: str | Path,
-        split_dir: str | Path | None = None,
-        seed: int = 0,
-        split_ratios: Sequence[float] = (3, 1, 1),
-        resize: int | None = 256,
-        crop_size: int | None = None,
-        augment: bool = True,
-        gray: GrayStandard = "bt601",
-        classes: Sequence[str] | None = None,
-        verify_images: bool = True,
-        use_published_lists: bool = True,
-        batch_size: int = 8,
-        num_workers: int = 0,
-        eval_batch_size: int | None = None,
-        pin_memory: bool = False,
-    ) -> None:
-        super().__init__(
-            root, split_dir, seed, split_ratios, resize, crop_size, augment, gray, classes, verify_images,
-            batch_size, num_workers, eval_batch_size, pin_memory,
-        )  # fmt: skip
-        self.use_published_lists = use_published_lists
-
-    def _dataset_kwargs(self) -> dict:
-        return {**super()._dataset_kwargs(), "use_published_lists": self.use_published_lists}
-
-    def prepare_data(self) -> None:
-        NWPUDataset.prepare(
-            self.root,
-            split_dir=self.split_dir,
-            seed=self.seed,
-            split_ratios=self.split_ratios,
-            verify_images=self.verify_images,
-            use_published_lists=self.use_published_lists,
-        )
+    def build_dataset(self, split: str) -> Dataset:
+        return NWPUDataset(self.root, split, **self.kwargs)

@@ -1,10 +1,15 @@
 """Base LightningModules: what every method shares, and the image-to-image training logic.
 
-Following torchgeo's ``BaseTask``, a method fills three hooks, called from ``__init__``:
-``configure_models`` (the pure ``nn.Module`` from ``networks/``), ``configure_losses`` and
-``configure_metrics``. One metric collection is cloned per stage with ``train_`` / ``val_`` /
-``test_`` prefixes; a second clone, ``val_identity_`` / ``test_identity_``, scores the input itself
+Following torchgeo's ``BaseTask``, a method fills three hooks, called from ``SemcolorModule.__init__``
+(after its arguments are saved as ``hparams``): ``configure_models`` (the pure ``nn.Module`` from
+``networks/``), ``configure_losses`` and ``configure_metrics``. One metric collection
+(``metric_collection``) is cloned per stage with ``train_`` / ``val_`` / ``test_`` prefixes; for
+image-to-image methods a second clone, ``val_identity_`` / ``test_identity_``, scores the input itself
 against the target, so every report shows how much the method adds over doing nothing.
+
+The training and evaluation steps are written once, in :class:`SemcolorModule`, over three small hooks
+the task bases fill: ``metric_inputs`` (what the metrics compare), ``evaluation_loss`` (what is logged as
+``val_loss`` / ``test_loss``) and ``step_output`` (what the sample grids receive).
 """
 
 from __future__ import annotations
@@ -52,13 +57,28 @@ def accepted_init_args(cls: type) -> set[str] | None:
     return None
 
 
+def network_arguments(network: type, hparams: Any, **override: Any) -> dict[str, Any]:
+    """The keyword arguments of ``network(...)`` found in ``hparams`` (by the names of its ``__init__``),
+    updated with ``override``: a method whose constructor takes its network's arguments builds the network
+    with ``network(**network_arguments(network, self.hparams))`` instead of restating every name."""
+    import inspect
+
+    names = [n for n in inspect.signature(network).parameters if n in hparams]
+    return {**{n: hparams[n] for n in names}, **override}
+
+
 class SemcolorModule(pl.LightningModule):
     """Base of every registered method (the type the CLI accepts as ``--model``).
 
-    Subclasses set ``monitor`` (metric name, ``"max"``/``"min"``): the best checkpoint is chosen by it.
+    ``__init__`` saves the constructor arguments of the whole class chain as ``hparams`` (only those the
+    concrete class accepts, so a checkpoint rebuilds it) and then calls ``configure_models``,
+    ``configure_losses`` and ``configure_metrics``. Subclasses set ``monitor`` (metric name,
+    ``"max"``/``"min"``): the best checkpoint is chosen by it.
     """
 
     monitor: tuple[str, str] = ("val_loss", "min")
+    #: stages whose metrics get a second clone scoring :meth:`identity` (``<stage>_identity_`` prefix)
+    identity_stages: tuple[str, ...] = ()
     #: whole-scene prediction defaults (tile size, overlap) and the input scaling the model was trained
     #: on: None = 8-bit / 255, or (offset, scale) for (DN - offset) / scale; see scenes/datamodule.py
     predict_tiling: tuple[int, int] = (256, 64)
@@ -75,9 +95,94 @@ class SemcolorModule(pl.LightningModule):
         tile, overlap = self.predict_tiling
         return PredictContract(self.input_channels, int(tile), int(overlap), self.input_scaling)
 
+    def __init__(self) -> None:
+        super().__init__()
+        # logger=False: the CLI pushes the whole nested config to W&B once; hparams logged here
+        # would duplicate its keys at the root of the W&B config (Lightning-AI/pytorch-lightning#19728).
+        # The arguments come from every __init__ frame of the class chain (Lightning walks up the frames).
+        self.save_hyperparameters(logger=False)
+        drop_unaccepted_hparams(self)
+        self.configure_models()
+        self.configure_losses()
+        self.configure_metrics()
+
+    # -- hooks for subclasses (called by __init__) ----------------------------------------------------
+    def configure_models(self) -> None:
+        """Build the networks (``self.network``)."""
+
+    def configure_losses(self) -> None:
+        """Build the loss modules."""
+
+    def metric_collection(self) -> MetricCollection | None:
+        """The metrics of this task, cloned per stage by :meth:`configure_metrics` (None: none)."""
+        return None
+
+    def configure_metrics(self) -> None:
+        """``train_metrics`` / ``val_metrics`` / ``test_metrics`` (and ``<stage>_identity`` for the
+        :attr:`identity_stages`): clones of :meth:`metric_collection` with the stage as prefix."""
+        metrics = self.metric_collection()
+        if metrics is None:
+            return
+        for stage in ("train", "val", "test"):
+            setattr(self, f"{stage}_metrics", metrics.clone(prefix=f"{stage}_"))
+        for stage in self.identity_stages:
+            setattr(self, f"{stage}_identity", metrics.clone(prefix=f"{stage}_identity_"))
+
+    def forward(self, x: Tensor) -> Any:
+        return self.network(x)
+
+    def forward_batch(self, batch: dict[str, Any]) -> Any:
+        """The output for a batch in every step; methods whose forward needs more than ``batch["input"]``
+        (e.g. the nodata mask) override this."""
+        return self(batch["input"])
+
+    def compute_loss(self, output: Any, batch: dict[str, Any]) -> dict[str, Tensor]:
+        """Loss terms; ``loss`` is the one optimised, the others are logged."""
+        raise NotImplementedError(f"{type(self).__name__} must implement compute_loss()")
+
+    def evaluation_loss(self, output: Any, batch: dict[str, Any]) -> dict[str, Tensor]:
+        """The loss terms logged in validation / test (``<stage>_<name>``): :meth:`compute_loss`."""
+        return self.compute_loss(output, batch)
+
+    def metric_inputs(self, output: Any, batch: dict[str, Any], stage: str) -> tuple[Tensor, Tensor]:
+        """``(prediction, target)`` the ``<stage>_metrics`` are updated with."""
+        raise NotImplementedError(f"{type(self).__name__} must implement metric_inputs()")
+
+    def step_output(self, output: Any) -> Tensor:
+        """What validation / test steps return as ``"output"`` (the sample grids' :meth:`sample_panels`)."""
+        return output
+
     def sample_panels(self, batch: dict[str, Any], output: Tensor) -> list[Tensor] | None:
         """Columns of the sample grid, each ``(N, 3, H, W)`` in [0, 1]; None for no grid."""
         return None
+
+    # -- steps ----------------------------------------------------------------------------------------
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        output = self.forward_batch(batch)
+        losses = self.compute_loss(output, batch)
+        bs = batch["input"].shape[0]
+        self.log_dict({f"train_{k}": v for k, v in losses.items()}, prog_bar=True, batch_size=bs)
+        if self.hparams.get("train_metrics", True):
+            self.train_metrics.update(*self.metric_inputs(output, batch, "train"))
+            self.log_dict(self.train_metrics, on_step=False, on_epoch=True, batch_size=bs)
+        return losses["loss"]
+
+    def _evaluate(self, batch: dict[str, Any], stage: str) -> dict[str, Tensor]:
+        """Loss and metrics of one validation / test batch."""
+        output = self.forward_batch(batch)
+        losses = self.evaluation_loss(output, batch)
+        bs = batch["input"].shape[0]
+        self.log_dict({f"{stage}_{k}": v for k, v in losses.items()}, sync_dist=True, batch_size=bs)
+        metrics = getattr(self, f"{stage}_metrics")
+        metrics.update(*self.metric_inputs(output, batch, stage))
+        self.log_dict(metrics, batch_size=bs, prog_bar=stage == "val")
+        return {"output": self.step_output(output)}
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
+        return self._evaluate(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
+        return self._evaluate(batch, "test")
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None,
@@ -123,6 +228,7 @@ class ImageToImageModule(SemcolorModule):
     """
 
     monitor = ("val_psnr", "max")
+    identity_stages = ("val", "test")
 
     def __init__(
         self,
@@ -135,13 +241,6 @@ class ImageToImageModule(SemcolorModule):
         metrics: str = "auto",
     ) -> None:
         super().__init__()
-        # logger=False: the CLI pushes the whole nested config to W&B once; hparams logged here
-        # would duplicate its keys at the root of the W&B config (Lightning-AI/pytorch-lightning#19728).
-        self.save_hyperparameters(logger=False)
-        drop_unaccepted_hparams(self)
-        self.configure_models()
-        self.configure_losses()
-        self.configure_metrics()
 
     # -- hooks for subclasses ---------------------------------------------------------------------
     def configure_models(self) -> None:
@@ -161,17 +260,6 @@ class ImageToImageModule(SemcolorModule):
             raise ValueError(f"metrics must be 'image', 'colorization' or 'auto', got {kind!r}")
         return colorization_metrics() if kind == "colorization" else image_metrics()
 
-    def configure_metrics(self) -> None:
-        metrics = self.metric_collection()
-        self.train_metrics = metrics.clone(prefix="train_")
-        self.val_metrics = metrics.clone(prefix="val_")
-        self.test_metrics = metrics.clone(prefix="test_")
-        self.val_identity = metrics.clone(prefix="val_identity_")
-        self.test_identity = metrics.clone(prefix="test_identity_")
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.network(x)
-
     def compute_loss(self, output: Tensor, batch: dict[str, Any]) -> dict[str, Tensor]:
         """Loss terms; ``loss`` is the one optimised, the others are logged."""
         return {"loss": self.pixel_loss(output, batch["target"])}
@@ -185,41 +273,21 @@ class ImageToImageModule(SemcolorModule):
         """Network output -> RGB in [0, 1] for metrics and pictures."""
         return output.clamp(0, 1)
 
-    def forward_batch(self, batch: dict[str, Any]) -> Tensor:
-        """The output for a batch in every step; methods whose forward needs more than ``batch["input"]``
-        (e.g. the nodata mask) override this."""
-        return self(batch["input"])
+    def metric_inputs(self, output: Tensor, batch: dict[str, Any], stage: str) -> tuple[Tensor, Tensor]:
+        """RGB output against the target; in validation / test, pixels a batch marks as nodata
+        (``batch["valid"]`` False) are scored as perfect (:func:`score_valid_only`)."""
+        rgb = self.to_rgb(output.detach())
+        return (rgb if stage == "train" else score_valid_only(rgb, batch)), batch["target"]
 
     # -- steps ----------------------------------------------------------------------------------------
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        output = self.forward_batch(batch)
-        losses = self.compute_loss(output, batch)
-        bs = batch["input"].shape[0]
-        self.log_dict({f"train_{k}": v for k, v in losses.items()}, prog_bar=True, batch_size=bs)
-        if self.hparams.get("train_metrics", True):
-            self.train_metrics.update(self.to_rgb(output.detach()), batch["target"])
-            self.log_dict(self.train_metrics, on_step=False, on_epoch=True, batch_size=bs)
-        return losses["loss"]
-
     def _evaluate(self, batch: dict[str, Any], stage: str) -> dict[str, Tensor]:
         """Loss, metrics and the identity baseline of one batch; pixels a batch marks as nodata
         (``batch["valid"]`` False) are scored as perfect for both (:func:`score_valid_only`)."""
-        output = self.forward_batch(batch)
-        losses = self.compute_loss(output, batch)
-        bs = batch["input"].shape[0]
-        self.log_dict({f"{stage}_{k}": v for k, v in losses.items()}, sync_dist=True, batch_size=bs)
-        metrics, identity = getattr(self, f"{stage}_metrics"), getattr(self, f"{stage}_identity")
-        metrics.update(score_valid_only(self.to_rgb(output), batch), batch["target"])
+        result = super()._evaluate(batch, stage)
+        identity = getattr(self, f"{stage}_identity")
         identity.update(score_valid_only(self.identity(batch), batch), batch["target"])
-        self.log_dict(metrics, batch_size=bs, prog_bar=stage == "val")
-        self.log_dict(identity, batch_size=bs)
-        return {"output": output}
-
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
-        return self._evaluate(batch, "val")
-
-    def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
-        return self._evaluate(batch, "test")
+        self.log_dict(identity, batch_size=batch["input"].shape[0])
+        return result
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         return self.to_rgb(self.forward_batch(batch) if isinstance(batch, dict) else self(batch))
@@ -291,11 +359,6 @@ class SegmentationModule(SemcolorModule):
         poly_power: float = 0.9,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(logger=False)
-        drop_unaccepted_hparams(self)
-        self.configure_models()
-        self.configure_losses()
-        self.configure_metrics()
         self.register_buffer("palette", class_palette(num_classes), persistent=False)
 
     def configure_models(self) -> None:
@@ -307,16 +370,10 @@ class SegmentationModule(SemcolorModule):
         # NaN-safe: a batch whose pixels are all ignored (common on GID) gives 0, not 0/0
         self.ce = MaskedCrossEntropy(ignore_index=self.hparams.ignore_index)
 
-    def configure_metrics(self) -> None:
+    def metric_collection(self) -> MetricCollection:
         from semcolor.metrics.image import segmentation_metrics
 
-        metrics = segmentation_metrics(self.hparams.num_classes, self.hparams.ignore_index)
-        self.train_metrics = metrics.clone(prefix="train_")
-        self.val_metrics = metrics.clone(prefix="val_")
-        self.test_metrics = metrics.clone(prefix="test_")
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.network(x)
+        return segmentation_metrics(self.hparams.num_classes, self.hparams.ignore_index)
 
     def logits(self, output: Any) -> Tensor:
         """The main logits of whatever the network returns (override for tuples / named outputs)."""
@@ -325,29 +382,17 @@ class SegmentationModule(SemcolorModule):
     def compute_loss(self, output: Any, batch: dict[str, Any]) -> dict[str, Tensor]:
         return {"loss": self.ce(self.logits(output), batch["seg"])}
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        output = self(batch["input"])
-        losses = self.compute_loss(output, batch)
-        bs = batch["input"].shape[0]
-        self.log_dict({f"train_{k}": v for k, v in losses.items()}, prog_bar=True, batch_size=bs)
-        self.train_metrics.update(self.logits(output).detach().argmax(1), batch["seg"])
-        self.log_dict(self.train_metrics, on_step=False, on_epoch=True, batch_size=bs)
-        return losses["loss"]
+    def evaluation_loss(self, output: Any, batch: dict[str, Any]) -> dict[str, Tensor]:
+        """``<stage>_loss``: the cross-entropy of the main logits, also when a subclass's
+        :meth:`compute_loss` adds training-only terms (WiCoNet's auxiliary loss)."""
+        return SegmentationModule.compute_loss(self, output, batch)
 
-    def _evaluate(self, batch: dict[str, Any], stage: str) -> dict[str, Tensor]:
-        logits = self.logits(self(batch["input"]))
-        bs = batch["input"].shape[0]
-        self.log(f"{stage}_loss", self.ce(logits, batch["seg"]), sync_dist=True, batch_size=bs)
-        metrics = getattr(self, f"{stage}_metrics")
-        metrics.update(logits.argmax(1), batch["seg"])
-        self.log_dict(metrics, batch_size=bs, prog_bar=stage == "val")
-        return {"output": logits}
+    def metric_inputs(self, output: Any, batch: dict[str, Any], stage: str) -> tuple[Tensor, Tensor]:
+        """Predicted classes (argmax of the main logits) against the labels."""
+        return self.logits(output).detach().argmax(1), batch["seg"]
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
-        return self._evaluate(batch, "val")
-
-    def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
-        return self._evaluate(batch, "test")
+    def step_output(self, output: Any) -> Tensor:
+        return self.logits(output)
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         x = batch["input"] if isinstance(batch, dict) else batch
@@ -365,6 +410,7 @@ class SegmentationModule(SemcolorModule):
                                     weight_decay=hp.weight_decay, nesterov=hp.nesterov)
         if not hp.poly_power:
             return optimizer
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        scheduler = torch.optim.lr_scheduler.PolynomialLR(optimizer, total_iters=total, power=hp.poly_power)
+        from semcolor.lightning_modules.progress import poly_scheduler
+
+        scheduler = poly_scheduler(optimizer, self.trainer, hp.poly_power)  # over the steps, or the time budget
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

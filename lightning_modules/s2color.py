@@ -178,8 +178,9 @@ class S2ColorModule(RenderingMixin, ImageToImageModule):
         mosaic_check: run the mosaic-consistency check (edge-jump Delta E) at test time.
         mosaic_tile: tile size of that check (``None``: the DataModule's tile/patch size).
         mosaic_scenes: at most this many test scenes in that check.
-        lr: Adam learning rate (Sec. 3: 1e-3); betas, weight_decay, lr_step_epochs, lr_gamma,
-            train_metrics: see :class:`ImageToImageModule`.
+        **kwargs: the optimiser and metric options of :class:`ImageToImageModule` (``lr``: Adam's
+            learning rate, Sec. 3: 1e-3, its default; ``betas``, ``lr_step_epochs`` ...), listed and
+            checked by LightningCLI as this class's own.
     """
 
     def __init__(
@@ -200,16 +201,10 @@ class S2ColorModule(RenderingMixin, ImageToImageModule):
         mosaic_check: bool = True,
         mosaic_tile: int | None = None,
         mosaic_scenes: int = 4,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        weight_decay: float = 0.0,
-        lr_step_epochs: int | None = None,
-        lr_gamma: float = 0.8,
-        train_metrics: bool = True,
+        **kwargs: Any,
     ) -> None:
         check_loss_weights(lambda_m, lambda_l, lambda_f)  # before anything is built
-        super().__init__(lr=lr, betas=betas, weight_decay=weight_decay, lr_step_epochs=lr_step_epochs,
-                         lr_gamma=lr_gamma, train_metrics=train_metrics)
+        super().__init__(**kwargs)
 
     def configure_models(self) -> None:
         from semcolor.networks.residual_unet import ResidualUNet

@@ -6,6 +6,8 @@ this is that baseline, and the method that exercises the whole harness.
 
 from __future__ import annotations
 
+from typing import Any
+
 from semcolor.lightning_modules.base import ImageToImageModule
 from semcolor.registry import METHODS
 
@@ -21,7 +23,9 @@ class UNetModule(ImageToImageModule):
         decoder_channels: widths of the five decoder stages.
         residual: predict a correction added to the input (``sigmoid(logit(x) + f(x))``) instead of
             the image itself; helps when input and target are close. Needs 3-channel input.
-        **kwargs: optimiser settings of :class:`ImageToImageModule`.
+        **kwargs: the optimiser and metric options of :class:`ImageToImageModule` (``lr``, ``betas``,
+            ``lr_step_epochs`` ...); LightningCLI lists and checks them as this class's own (jsonargparse
+            follows ``**kwargs`` into the base class).
     """
 
     def __init__(
@@ -31,15 +35,9 @@ class UNetModule(ImageToImageModule):
         encoder_weights: str | None = None,
         decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16),
         residual: bool = False,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        weight_decay: float = 0.0,
-        lr_step_epochs: int | None = None,
-        lr_gamma: float = 0.8,
-        train_metrics: bool = True,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(lr=lr, betas=betas, weight_decay=weight_decay, lr_step_epochs=lr_step_epochs,
-                         lr_gamma=lr_gamma, train_metrics=train_metrics)
+        super().__init__(**kwargs)
 
     def configure_models(self) -> None:
         import segmentation_models_pytorch as smp

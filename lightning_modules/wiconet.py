@@ -29,6 +29,7 @@ Choices where neither paper nor METHODS.md decide (constructor arguments):
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -36,17 +37,15 @@ from typing import Any, Literal
 import torch.nn.functional as F
 from torch import Tensor
 
-from semcolor.lightning_modules.base import SegmentationModule
+from semcolor.lightning_modules.base import SegmentationModule, network_arguments
 from semcolor.networks.losses import MaskedCrossEntropy, masked_cross_entropy  # noqa: F401 (re-exported)
+from semcolor.networks.wiconet import WiCoNet
 from semcolor.registry import METHODS
 
 __all__ = ["WiCoNetModule", "masked_cross_entropy", "MaskedCrossEntropy", "WICONET_NETWORK_ARGS"]
 
-#: constructor arguments of :class:`WiCoNetModule` that are :class:`semcolor.networks.wiconet.WiCoNet` arguments
-WICONET_NETWORK_ARGS: tuple[str, ...] = (
-    "in_channels", "num_classes", "local_size", "context_size", "scale", "pretrained", "dim", "depth", "heads",
-    "mlp_dim", "dropout", "local_dilation", "context_from_local", "input_mean", "input_std",
-)  # fmt: skip
+#: the :class:`semcolor.networks.wiconet.WiCoNet` arguments (all of them are :class:`WiCoNetModule` arguments)
+WICONET_NETWORK_ARGS: tuple[str, ...] = tuple(inspect.signature(WiCoNet).parameters)
 
 
 @METHODS.register("wiconet", tasks=("segment",))
@@ -67,8 +66,10 @@ class WiCoNetModule(SegmentationModule):
             64 px tiles, 32 px windows). At the GID setting the patch is the window (256), no resizing.
         aux_weight: weight of the auxiliary CE at the start of training (1).
         aux_power: exponent of the decay ``(1 - t)^aux_power`` (2, the authors').
-        lr, momentum, weight_decay, nesterov, poly_power: SGD with poly decay (the authors' GID config:
-            0.1, 0.9, 5e-4, Nesterov, 1.5).
+        lr, nesterov, poly_power: SGD with poly decay (the authors' GID config: 0.1, Nesterov, 1.5).
+        **kwargs: the other options of :class:`~semcolor.lightning_modules.base.SegmentationModule`
+            (``momentum`` 0.9 and ``weight_decay`` 5e-4, the authors' values), listed and checked by
+            LightningCLI as this class's own.
     """
 
     def __init__(
@@ -92,27 +93,19 @@ class WiCoNetModule(SegmentationModule):
         aux_weight: float = 1.0,
         aux_power: float = 2.0,
         lr: float = 0.1,
-        momentum: float = 0.9,
-        weight_decay: float = 5e-4,
         nesterov: bool = True,
         poly_power: float = 1.5,
+        **kwargs: Any,
     ) -> None:
         self._batch_context: Tensor | None = None
-        super().__init__(num_classes=num_classes, ignore_index=ignore_index, lr=lr, momentum=momentum,
-                         weight_decay=weight_decay, nesterov=nesterov, poly_power=poly_power)
+        super().__init__(num_classes=num_classes, ignore_index=ignore_index, lr=lr, nesterov=nesterov,
+                         poly_power=poly_power, **kwargs)
 
     # -- hooks ------------------------------------------------------------------------------------------
     def configure_models(self) -> None:
-        from semcolor.networks.wiconet import WiCoNet
-
         hp = self.hparams
-        kwargs = {k: hp[k] for k in WICONET_NETWORK_ARGS}
-        for k in ("input_mean", "input_std"):
-            kwargs[k] = None if kwargs[k] is None else list(kwargs[k])
-        self.network = WiCoNet(**kwargs)
-
-    def configure_losses(self) -> None:
-        self.ce = MaskedCrossEntropy(self.hparams.ignore_index)
+        stats = {k: None if hp[k] is None else list(hp[k]) for k in ("input_mean", "input_std")}
+        self.network = WiCoNet(**network_arguments(WiCoNet, hp, **stats))
 
     # -- forward with the batch's context window --------------------------------------------------------
     @contextmanager
@@ -163,14 +156,11 @@ class WiCoNetModule(SegmentationModule):
 
     # -- loss ---------------------------------------------------------------------------------------
     def progress(self) -> float:
-        """Training progress ``t`` in [0, 1]: optimizer steps done / steps planned (0 without a trainer)."""
-        trainer = self._trainer
-        if trainer is None:
-            return 0.0
-        total = trainer.estimated_stepping_batches
-        if not total or total == float("inf"):
-            return 0.0
-        return min(1.0, trainer.global_step / float(total))
+        """Training progress ``t`` in [0, 1]: optimizer steps done / steps planned, or the share of the time
+        budget spent (``max_time`` runs); 0 without a trainer."""
+        from semcolor.lightning_modules.progress import training_progress
+
+        return training_progress(self._trainer)
 
     def aux_target(self, seg: Tensor, aux_size: int) -> tuple[Tensor, slice]:
         """Local labels at the auxiliary map's scale, and the rows/cols of the auxiliary map they cover."""

@@ -297,3 +297,38 @@ def test_datamodule_batches(tmp_path, kind):
     again = next(iter(dm.val_dataloader()))
     assert torch.equal(val["target"], again["target"])
     assert dm.describe() == {"train": 9, "val": 3}
+
+
+@pytest.mark.parametrize("kind", ["aid", "nwpu"])
+def test_cli_lists_and_checks_the_dataset_options(kind):
+    """The DataModules forward ``**kwargs`` to their Dataset (stated once, in SceneClassDataset): the CLI's
+    parser (jsonargparse, as LightningCLI builds it) still lists every option with its default, parses
+    them, and refuses a misspelt one."""
+    import inspect
+
+    from jsonargparse import ArgumentParser
+
+    from semcolor.datamodules.base import SemcolorDataModule
+    from semcolor.datamodules.scene_classes import SceneClassDataset
+
+    cls = AIDDataModule if kind == "aid" else NWPUDataModule
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_subclass_arguments(SemcolorDataModule, "data")
+    path = f"{cls.__module__}.{cls.__name__}"
+    cfg = parser.parse_args([f"--data={path}", "--data.init_args.root=r", "--data.init_args.resize=32",
+                             "--data.init_args.gray=bt709"])
+    options = cfg.data.init_args.as_dict()
+    dataset = {n: p.default for n, p in inspect.signature(SceneClassDataset).parameters.items()
+               if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    if kind == "nwpu":
+        dataset["use_published_lists"] = True
+    assert dataset.keys() <= options.keys() and options["resize"] == 32 and options["gray"] == "bt709"
+    assert all(options[k] == (list(v) if isinstance(v, tuple) else v) for k, v in dataset.items()
+               if k not in ("resize", "gray"))
+    assert options["batch_size"] == 8
+    with pytest.raises(Exception, match="resiz"):
+        parser.parse_args([f"--data={path}", "--data.init_args.root=r", "--data.init_args.resiz=32"])
+    if kind == "aid":  # AID has no published lists
+        with pytest.raises(Exception, match="use_published_lists"):
+            parser.parse_args([f"--data={path}", "--data.init_args.root=r",
+                               "--data.init_args.use_published_lists=false"])
