@@ -105,3 +105,19 @@ def test_identity_is_the_bicubic_reference_frame():
     torch.testing.assert_close(out, torch.nn.functional.interpolate(x[:, :3], scale_factor=4, mode="bicubic").clamp(0, 1))
     with pytest.raises(SemcolorError, match="num_frames .* must be >= 1, got 0"):
         BurstSRModule(num_frames=0)
+
+
+@pytest.mark.parametrize("arg, expected", [
+    ("--model.init_args.num_frames=0", "num_frames (the burst length) must be >= 1, got 0"),
+    ("--data.init_args.num_frames=0", "num_frames (the burst length) must be a positive integer, got 0"),
+    ("--data.init_args.crop_size=128", "textures: scene_size 96 is smaller than the HR crop crop_size=128"),
+    ("--data.init_args.num_frames=3", "the model takes bursts of 5 frames (model.init_args.num_frames) but the data makes 3"),
+])
+def test_bad_burst_settings_are_one_line_through_the_cli(arg, expected, capsys):
+    from tests.cli_helpers import run_cli
+
+    code, _, err = run_cli(["fit", "--method", "burstsr", "--trainer.fast_dev_run=true", "--trainer.logger=false",
+                            "--data.init_args.train_scenes=2", "--data.init_args.val_scenes=1",
+                            "--data.init_args.test_scenes=1", arg], capsys)
+    assert code == 2 and expected in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1
