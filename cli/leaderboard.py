@@ -404,9 +404,21 @@ def _scalars(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
     return out
 
 
+def probed_cli(args: list[str]) -> Any:
+    """Run ``SemcolorCLI`` on expanded ``args`` with a :class:`CellProbe` among its callbacks; the CLI object."""
+    from semcolor.cli.main import SemcolorCLI
+
+    class CellCLI(SemcolorCLI):
+        def before_instantiate_classes(self) -> None:
+            super().before_instantiate_classes()
+            self.trainer_defaults["callbacks"].append(CellProbe())
+
+    return CellCLI(args=args)
+
+
 def run_cell(cell: Cell, settings: Settings, key: str, runs: Path) -> dict[str, Any]:
     """Run a cell in this process: fit under the budget and test (or test only); the record to store."""
-    from semcolor.cli.main import SemcolorCLI, _init_error, expand_names
+    from semcolor.cli.main import _init_error, expand_names
 
     arm, entry = cell.arm, METHODS.entry(cell.arm.method)
     record: dict[str, Any] = {
@@ -423,14 +435,8 @@ def run_cell(cell: Cell, settings: Settings, key: str, runs: Path) -> dict[str, 
     cli = None
     try:
         args = expand_names([*cell_args(cell, settings), f"--run_name={key}"])
-
-        class CellCLI(SemcolorCLI):
-            def before_instantiate_classes(self) -> None:
-                super().before_instantiate_classes()
-                self.trainer_defaults["callbacks"].append(CellProbe())
-
         t0 = time.perf_counter()
-        cli = CellCLI(args=args)
+        cli = probed_cli(args)
         trainer, model, dm = cli.trainer, cli.model, cli.datamodule
         record["params"] = _param_counts(model)
         tested = "none"
@@ -532,8 +538,9 @@ def run_cells(cells: Iterable[Cell], settings: Settings, store: Store, *, log: A
         resolved = resolved_config(cell_args(cell, settings))
         planned.append((cell, cell_key(cell, settings, resolved), resolved))
     todo = [(c, k, r) for c, k, r in planned if (read_cell(store.path(k)) or {}).get("status") != "ok"]
+    budgets = sorted({c.budget for c in cells})
     log(f"leaderboard: {len(planned)} cells, {len(planned) - len(todo)} already done, {len(todo)} to run"
-        f" (budget {settings.budget} s per training run)")
+        f" (budget {', '.join(map(str, budgets))} s per training run)")
     records = []
     for cell, key, resolved in planned:
         path = store.path(key)
@@ -557,7 +564,8 @@ def run_cells(cells: Iterable[Cell], settings: Settings, store: Store, *, log: A
 # tables and the chart
 # ======================================================================================================
 def lower_is_better(metric: str) -> bool:
-    return any(part in metric for part in LOWER_IS_BETTER)
+    """Colour differences (``*_de``, ``de_*``, ``delta_e``), losses, errors, seam jumps: smaller is better."""
+    return any(part in metric for part in LOWER_IS_BETTER) or metric.endswith("_de") or metric.startswith("de_")
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
