@@ -31,7 +31,7 @@ OUT ?=
 TRAINER_FLAG := $(if $(TRAINER),--trainer_config $(TRAINER),)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train eval predict recolor scene export-widths pd-curve smoke test test-full sweep agent clean distclean leaderboard claims
+.PHONY: help setup train eval predict recolor scene export-widths pd-curve smoke test test-full sweep agent clean distclean leaderboard claims publish-results
 
 help: ## List every target with its variables
 	@echo "semcolor: make <target> [VAR=value ...]"
@@ -83,6 +83,12 @@ leaderboard: $(STAMP) ## Every method of TASK=<balance|colorize|render16|segment
 
 claims: $(STAMP) ## Run the papers' testable claims (BUDGETS=small,large s, SEEDS) and write results/claims.md; resumable
 	$(PY) -m semcolor.cli.claims $(if $(BUDGETS),--budgets '$(BUDGETS)',) $(if $(SEEDS),--seeds '$(SEEDS)',) $(if $(PROFILE),--profile '$(PROFILE)',) $(if $(TRAINER),--trainer_config '$(TRAINER)',) $(if $(CLAIMS),--only '$(CLAIMS)',)
+
+publish-results: ## Copy results/claims.md and results/<task>/leaderboard.{md,png} into docs/results/ (tracked)
+	@mkdir -p docs/results
+	@test -f results/claims.md && cp results/claims.md docs/results/claims.md || true
+	@for d in results/*/; do t=$$(basename $$d); if [ -f $$d/leaderboard.md ]; then cp $$d/leaderboard.md docs/results/leaderboard-$$t.md; cp $$d/leaderboard.png docs/results/leaderboard-$$t.png 2>/dev/null || true; fi; done
+	@ls docs/results
 
 smoke: $(STAMP) ## fast_dev_run of every method x dataset config (CI smoke on tiny subsets)
 	$(PY) -m pytest -q -p no:cacheprovider tests/cli/test_experiments.py -m "slow or not slow"

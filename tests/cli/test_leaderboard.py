@@ -84,3 +84,20 @@ def test_a_folder_of_another_version_or_of_something_else_is_refused(tmp_path, c
     code, _, err = _run(["--task", "balance", "--methods", "wallis", "--profile", "smoke", "--out", str(other)], capsys)
     assert code == 2 and "is not a leaderboard results folder" in err
     assert (other / "notes.txt").read_text() == "keep me" and len(list(other.iterdir())) == 1
+
+
+def test_a_real_dataset_root(tmp_path, capsys):
+    """DATA= and a root: the methods with a config for that dataset, pointed at the root (fake ZHCBI)."""
+    from tests.fakes.remote_sensing import make_fake_zhcbi
+
+    arms, skipped = lb.task_arms("balance", "zhcbi")
+    assert {a.method for a in arms} >= {"unet", "secbnet", "wallis"} and all(a.config == "zhcbi" for a in arms)
+    root = make_fake_zhcbi(tmp_path / "zhcbi").root
+    out = tmp_path / "r"
+    code, text, err = _run(["--task", "balance", "--data", "zhcbi", "--root", str(root), "--methods", "wallis",
+                            "--profile", "smoke", "--out", str(out), "--", "--data.init_args.tile_size=64",
+                            "--data.init_args.num_workers=0"], capsys)
+    assert code == 0, err
+    record = json.loads(next((out / "cells").glob("*.json")).read_text())
+    assert record["status"] == "ok" and str(root) in record["resolved_config"]
+    assert "balance on zhcbi" in (out / "leaderboard.md").read_text()
