@@ -46,15 +46,16 @@ from semcolor.palettes.naming import default_naming_model
 from semcolor.palettes.pipeline import RecolorConfig, limit_threads, recolor_group
 from semcolor.registry import METHODS
 
-__all__ = ["PaletteModule", "RecolorWriter", "load_segmenter"]
+__all__ = ["PaletteModule", "RecolorWriter", "load_segmenter", "check_segmenter"]
 
 
 def _hwc(t: Tensor) -> np.ndarray:
     return t.detach().float().cpu().numpy().transpose(1, 2, 0)
 
 
-def load_segmenter(path: str | Path) -> pl.LightningModule:
-    """A segmentation method of this suite from its Lightning checkpoint (its class read from the file)."""
+def check_segmenter(path: str | Path) -> tuple[type, dict[str, Any], dict[str, Any]]:
+    """``(class, init arguments, checkpoint)`` of a segmentation method's Lightning checkpoint, or a
+    :class:`SemcolorError` naming the file (missing, not a semcolor checkpoint, not a segmentation method)."""
     import importlib
 
     from semcolor.checkpoints import read_checkpoint
@@ -74,8 +75,14 @@ def load_segmenter(path: str | Path) -> pl.LightningModule:
     cls = getattr(importlib.import_module(module), name)
     if not issubclass(cls, SegmentationModule):
         raise SemcolorError(f"segmentation checkpoint '{path}' was written by {saved}, not by a segmentation method")
-    # built from the stored init arguments (the CLI's class path / instantiator keys left out) + the weights
-    model = cls(**{k: v for k, v in hparams.items() if not k.startswith("_")})
+    return cls, {k: v for k, v in hparams.items() if not k.startswith("_")}, ckpt
+
+
+def load_segmenter(path: str | Path) -> pl.LightningModule:
+    """A segmentation method of this suite from its Lightning checkpoint (its class read from the file), built
+    from the stored init arguments (the CLI's class path / instantiator keys left out) and the weights."""
+    cls, kwargs, ckpt = check_segmenter(path)
+    model = cls(**kwargs)
     model.load_state_dict(ckpt["state_dict"])
     return model.eval()
 
@@ -111,9 +118,11 @@ class PaletteModule(SemcolorModule):
                                     group_size=group_size, k_range=tuple(k_range), ratio=ratio, bin_size=bin_size,
                                     weights_in_lab=weights_in_lab, ignore_labels=tuple(ignore_labels), seed=seed,
                                     threads=threads)
-        self.segmenter = load_segmenter(seg_checkpoint) if seg_checkpoint else None
-        if self.segmenter is not None:
-            self.segmenter.requires_grad_(False)
+        # the checkpoint is checked now, the network built on first use: LightningCLI's instantiation context
+        # (which hands this module its hyper-parameters) would otherwise also hand them to the segmenter
+        self._segmenter: pl.LightningModule | None = None
+        if seg_checkpoint:
+            check_segmenter(seg_checkpoint)
         for stage in ("val", "test"):
             for kind in ("", "identity_"):
                 setattr(self, f"{stage}_{kind}delta_e", DeltaE2000())
@@ -146,9 +155,11 @@ class PaletteModule(SemcolorModule):
 
     @torch.no_grad()
     def _labels(self, batch: dict[str, Any]) -> list[np.ndarray | None] | None:
-        if self.segmenter is not None:
+        if self.hparams.seg_checkpoint:
+            if self._segmenter is None:
+                self._segmenter = load_segmenter(self.hparams.seg_checkpoint).requires_grad_(False)
             with limit_threads(self.config.threads):
-                return [self.segmenter.predict_step({"input": img[None].float()}, 0)[0].cpu().numpy()
+                return [self._segmenter.predict_step({"input": img[None].float().cpu()}, 0)[0].cpu().numpy()
                         for img in batch["images"]]
         labels = batch.get("labels")
         return [None if m is None else m.cpu().numpy() for m in labels] if labels is not None else None
