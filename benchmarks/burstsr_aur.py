@@ -14,8 +14,10 @@ optimal burst length appears. Run it at low priority on a shared machine::
 
     nice -n 10 python benchmarks/burstsr_aur.py --out ckpts/burstsr-aur
 
-Measured (2 shared CPU cores): see the numbers it prints and ``results.md``; the figures reported for issue 14 are
-in the README's burstsr section.
+Measured (2 CPU cores shared with other jobs, load 15-25): at ~5 % of a core per training, 10 stage-1 epochs took 35
+minutes, so the run for issue 14 was cut: stage 1 stopped after 10 epochs, stage 2 (2 epochs, ``stage=perception``
+from those weights) and 5 alphas; every model stayed at the bicubic reference (RMSE 0.108) and the AURs differ
+by noise only (README, burstsr section). The defaults here need a machine of one's own (~100 CPU-s per training).
 """
 
 from __future__ import annotations
