@@ -63,7 +63,7 @@ def make_group(target: np.ndarray, seg: np.ndarray, n_images: int, rng: np.rando
         strong[rng.integers(n_images)] = True
     inputs, targets, labels, params = [], [], [], []
     for i in range(n_images):
-        h, w = (int(round(rng.uniform(*crop_range) * size)) for _ in range(2))
+        h, w = (round(rng.uniform(*crop_range) * size) for _ in range(2))
         h, w = max(8, min(h, size)), max(8, min(w, size))
         y, x = int(rng.integers(0, size - h + 1)), int(rng.integers(0, size - w + 1))
         clean = target[y:y + h, x:x + w].astype(np.float32) / np.float32(255.0)
