@@ -14,6 +14,10 @@ Every chunk holds exactly the rows an uninterrupted run computes (the blend of a
 windows covering it, and those are all recomputed), so a resumed OUTPUT equals an uninterrupted one
 byte for byte (tested). At least the last chunk of each rank is always recomputed, so every rank has
 windows to predict (Lightning skips the hooks of an empty predict loop).
+
+This module holds the whole resume logic of the writer: what the manifest records
+(:func:`writer_manifest`), where each rank starts (:meth:`ChunkStore.start`) and the writing of the
+chunk files (:meth:`ChunkStore.write`); the GeoTIFF sink only hands it block rows.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from rasterio.windows import Window
+
 from semcolor.errors import SemcolorError
 
 _CHUNK = re.compile(r"^rows_(\d{9})_(\d{9})\.tif$")
@@ -34,6 +40,24 @@ class ResumeMismatchError(SemcolorError):
     """The resume folder next to OUTPUT belongs to a run with other settings."""
 
 
+def writer_manifest(trainer: Any, dm: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """What the output rows depend on: the input file, the tiling and scaling of the scene DataModule
+    ``dm``, the checkpoint, the number of ranks, and the writer's ``options`` (blend, dtype, compression,
+    block size, chunk rows)."""
+    sc, g = dm.scene, dm.grid
+    src = Path(sc.path)
+    ckpt = getattr(trainer, "ckpt_path", None)
+    ds = dm.dataset
+    return {
+        "input": str(src.resolve()), "input_bytes": src.stat().st_size, "input_mtime_ns": src.stat().st_mtime_ns,
+        "bands": [int(b) for b in sc.bands], "height": g.height, "width": g.width, "tile": g.tile,
+        "overlap": g.overlap, "scale": None if ds is None else [float(ds.offset), float(ds.scale)],
+        "checkpoint": None if ckpt is None else str(Path(ckpt).resolve()),
+        "checkpoint_mtime_ns": Path(ckpt).stat().st_mtime_ns if ckpt and Path(ckpt).is_file() else None,
+        **options, "world_size": trainer.world_size,
+    }
+
+
 class ChunkStore:
     """The resume folder of one OUTPUT: its manifest and the complete chunks (scene rows ``[a, b)``)."""
 
@@ -41,6 +65,8 @@ class ChunkStore:
         output = Path(output)
         self.folder = output.with_name(f".{output.name}.resume")
         self.chunk_rows = int(chunk_rows)
+        self.manifest: dict[str, Any] | None = None
+        self._open: tuple[int, int, Path, Any] | None = None  # the chunk being written: a, b, tmp, dataset
 
     @property
     def manifest_path(self) -> Path:
@@ -68,12 +94,33 @@ class ChunkStore:
                 f"differ); delete that folder to start afresh, or resume with the same settings")
         return True
 
-    def create(self, manifest: dict[str, Any]) -> None:
+    def create(self, manifest: dict[str, Any] | None = None) -> None:
+        """Make the folder and write the manifest (``manifest`` or the one given to :meth:`start`) unless
+        it exists."""
+        manifest = self.manifest if manifest is None else manifest
         self.folder.mkdir(exist_ok=True)
         if not self.manifest_path.is_file():
             tmp = self.folder / f".manifest.{os.getpid()}.json"
             tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
             os.replace(tmp, self.manifest_path)
+
+    def start(self, manifest: dict[str, Any], grid: Any, rank: int, world: int,
+              progress: bool = False) -> int | None:
+        """The scene row where ``rank`` starts (None: at its first row): after the complete chunks an
+        earlier run with the same ``manifest`` left (:meth:`check` refuses another run's), whose
+        abandoned temporary chunks are deleted."""
+        self.manifest = manifest
+        if not self.check(manifest):
+            return None
+        self.remove_stale()
+        own = grid.partition(world)[rank]
+        if own.empty:
+            return None
+        row = self.resume_row(own.own_start, own.own_end)
+        if progress and row > own.own_start:
+            print(f"semcolor predict: rank {rank} resumes at row {row} (rows "
+                  f"{own.own_start}..{row} were written by an earlier run, kept in '{self.folder}')")
+        return row
 
     # -- chunks ---------------------------------------------------------------------------------------
     def complete(self) -> list[tuple[int, int, Path]]:
@@ -102,6 +149,43 @@ class ChunkStore:
         last = self.bounds(max(end - 1, origin), origin, end)[0]
         return min(row, last)
 
+    # -- writing chunks -------------------------------------------------------------------------------
+    @property
+    def writing(self) -> bool:
+        """A chunk file is open (not yet complete)."""
+        return self._open is not None
+
+    def write(self, rows: Any, row: int, origin: int, end: int, create: Any) -> None:
+        """Write ``rows`` ``(C, n, width)``, scene rows ``row .. row + n`` of a rank whose rows are
+        ``[origin, end)``, into their chunk (opened with ``create(path, height, first row)``; the rows of one
+        call never cross a chunk boundary, ``chunk_rows`` being a multiple of the block size); a complete
+        chunk is closed and renamed to its final name."""
+        if self._open is None:
+            a, b = self.bounds(row, origin, end)
+            tmp = self.tmp_path(a, b)
+            self._open = (a, b, tmp, None)
+            self._open = (a, b, tmp, create(tmp, b - a, a))
+        a, b, tmp, dst = self._open
+        n = rows.shape[1]
+        dst.write(rows, window=Window(0, row - a, rows.shape[2], n))
+        if row + n == b:
+            dst.close()
+            self._open = None
+            os.replace(tmp, self.final_path(a, b))
+
+    def abort(self) -> None:
+        """Close and delete the chunk being written (after an error); complete chunks are kept."""
+        if self._open is None:
+            return
+        _, _, tmp, dst = self._open
+        self._open = None
+        if dst is not None:
+            try:
+                dst.close()
+            except Exception:  # noqa: BLE001 - cleaning up after another error
+                pass
+        tmp.unlink(missing_ok=True)
+
     def remove_stale(self) -> None:
         """Delete temporary chunks of processes that no longer run (killed while writing them)."""
         if not self.folder.is_dir():
@@ -118,4 +202,4 @@ class ChunkStore:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-__all__ = ["ChunkStore", "ResumeMismatchError"]
+__all__ = ["ChunkStore", "ResumeMismatchError", "writer_manifest"]
