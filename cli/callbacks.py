@@ -88,47 +88,122 @@ class MetricsTable(pl.Callback):
             print(f"checkpoints: {ckpt.dirpath} (best: {Path(ckpt.best_model_path).name or 'none'})")
 
 
-class SampleGrid(pl.Callback):
-    """Saves the first validation/test batch as a grid (one row per sample, e.g. input | output | target).
+#: column names of a grid whose method gives none, by position
+DEFAULT_PANEL_NAMES = ("input", "output", "target")
 
-    PNGs go to ``<folder>/epoch_XXX.png`` (and ``test.png``); W&B loggers also receive the image.
+
+def panel_names(panels: list[Tensor] | dict[str, Tensor]) -> tuple[list[str], list[Tensor]]:
+    """Column names and images of what ``sample_panels`` returned: a dict's keys, or for a list
+    :data:`DEFAULT_PANEL_NAMES` by position (``panel 4``, ``panel 5`` ... after them)."""
+    if isinstance(panels, dict):
+        return [str(k) for k in panels], list(panels.values())
+    names = [DEFAULT_PANEL_NAMES[i] if i < len(DEFAULT_PANEL_NAMES) else f"panel {i + 1}" for i in range(len(panels))]
+    return names, list(panels)
+
+
+def labelled_grid(names: list[str], panels: list[Tensor], min_side: int = 192, padding: int = 4) -> Any:
+    """One row per sample, one column per panel, under a header row naming the columns: an RGB
+    :class:`PIL.Image.Image`. Panels are ``(N, 3, H, W)`` in [0, 1]; tiles smaller than ``min_side`` are
+    enlarged by an integer factor with nearest-neighbour sampling (pixels stay visible, nothing is
+    interpolated), so that 64 px tiles are judged at 192 px."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    h, w = panels[0].shape[-2:]
+    factor = max(1, math.ceil(min_side / max(h, w)))
+    rows = torch.stack([p.detach().float().cpu().clamp(0, 1) for p in panels], dim=1)  # (N, P, 3, H, W)
+    if factor > 1:
+        rows = rows.repeat_interleave(factor, dim=-2).repeat_interleave(factor, dim=-1)  # nearest neighbour
+    n, cols, _, th, tw = rows.shape
+    grid = torch.ones(3, padding + n * (th + padding), padding + cols * (tw + padding))  # white gaps
+    for r in range(n):
+        for c in range(cols):
+            y, x = padding + r * (th + padding), padding + c * (tw + padding)
+            grid[:, y : y + th, x : x + tw] = rows[r, c]
+    body = Image.fromarray((grid.permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
+    try:
+        font = ImageFont.load_default(size=16)
+    except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
+        font = ImageFont.load_default()
+    header = 28
+    image = Image.new("RGB", (body.width, body.height + header), "white")
+    image.paste(body, (0, header))
+    draw = ImageDraw.Draw(image)
+    for i, name in enumerate(names):
+        left, _, right, bottom = draw.textbbox((0, 0), name, font=font)
+        x0 = padding + i * (tw + padding)
+        draw.text((max(x0 + (tw - (right - left)) // 2, x0), (header - bottom) // 2 + 2), name, fill="black",
+                  font=font)
+    return image
+
+
+class SampleGrid(pl.Callback):
+    """Saves validation/test samples as a labelled grid: a header row naming the columns (e.g.
+    input | output | target, from the method's ``sample_panels``), then one row per sample.
+
+    Samples come from the first batches of the epoch's first dataloader until ``max_samples`` rows are
+    collected; tiles smaller than ``min_side`` are enlarged (nearest neighbour, integer factor). PNGs go
+    to ``<folder>/epoch_XXX.png`` (and ``test.png``); W&B loggers also receive the image.
 
     Args:
         folder: where PNGs are written (the run folder's ``samples/``).
-        max_samples: rows in a grid.
+        max_samples: rows in a grid (fewer when the split is smaller).
+        min_side: tiles are enlarged until their longer side is at least this many pixels.
     """
 
-    def __init__(self, folder: str | Path, max_samples: int = 4) -> None:
+    def __init__(self, folder: str | Path, max_samples: int = 8, min_side: int = 192) -> None:
         self.folder = Path(folder)
-        self.max_samples = max_samples
+        self.max_samples, self.min_side = max_samples, min_side
+        self._names: list[str] = []
+        self._rows: list[list[Tensor]] = []  # per batch: its panels (cpu), up to max_samples rows in all
 
-    def _save(self, trainer: pl.Trainer, pl_module: Any, batch: Any, outputs: Any, name: str) -> None:
-        if trainer.sanity_checking or trainer.fast_dev_run or not isinstance(outputs, dict):
+    def _collect(self, trainer: pl.Trainer, pl_module: Any, batch: Any, outputs: Any, batch_idx: int,
+                 dataloader_idx: int) -> None:
+        if trainer.sanity_checking or trainer.fast_dev_run or dataloader_idx != 0 or not isinstance(outputs, dict):
+            return
+        if batch_idx == 0:
+            self._names, self._rows = [], []
+        have = sum(p[0].shape[0] for p in self._rows)
+        if have >= self.max_samples:
             return
         panels = pl_module.sample_panels(batch, outputs["output"])
         if not panels:
             return
-        from torchvision.utils import make_grid, save_image
+        names, images = panel_names(panels)
+        if self._rows and (names != self._names or images[0].shape[1:] != self._rows[0][0].shape[1:]):
+            return  # another layout or tile size than the first batch's: the grid stays as it is
+        n = min(self.max_samples - have, images[0].shape[0])
+        self._names = names
+        self._rows.append([p[:n].detach().float().cpu() for p in images])
 
-        n = min(self.max_samples, panels[0].shape[0])
-        rows = torch.stack([p[:n].detach().float().cpu().clamp(0, 1) for p in panels], dim=1)
-        grid = make_grid(rows.flatten(0, 1), nrow=len(panels), padding=2, pad_value=1.0)
+    def _save(self, trainer: pl.Trainer, name: str) -> None:
+        if not self._rows:
+            return
+        panels = [torch.cat([rows[i] for rows in self._rows]) for i in range(len(self._names))]
+        image = labelled_grid(self._names, panels, self.min_side)
+        self._rows = []
         self.folder.mkdir(parents=True, exist_ok=True)
-        save_image(grid, self.folder / f"{name}.png")
+        image.save(self.folder / f"{name}.png")
         from pytorch_lightning.loggers import WandbLogger
 
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                logger.log_image(key="samples", images=[grid], caption=[name])
+                logger.log_image(key="samples", images=[image], caption=[f"{name}: {' | '.join(self._names)}"])
 
     @rank_zero_only
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: Any,
                                 batch_idx: int, dataloader_idx: int = 0) -> None:
-        if batch_idx == 0 and dataloader_idx == 0:
-            self._save(trainer, pl_module, batch, outputs, f"epoch_{trainer.current_epoch:03d}")
+        self._collect(trainer, pl_module, batch, outputs, batch_idx, dataloader_idx)
+
+    @rank_zero_only
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
+        if not trainer.sanity_checking:
+            self._save(trainer, f"epoch_{trainer.current_epoch:03d}")
 
     @rank_zero_only
     def on_test_batch_end(self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: Any,
                           batch_idx: int, dataloader_idx: int = 0) -> None:
-        if batch_idx == 0 and dataloader_idx == 0:
-            self._save(trainer, pl_module, batch, outputs, "test")
+        self._collect(trainer, pl_module, batch, outputs, batch_idx, dataloader_idx)
+
+    @rank_zero_only
+    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
+        self._save(trainer, "test")

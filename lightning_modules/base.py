@@ -152,8 +152,9 @@ class SemcolorModule(pl.LightningModule):
         """What validation / test steps return as ``"output"`` (the sample grids' :meth:`sample_panels`)."""
         return output
 
-    def sample_panels(self, batch: dict[str, Any], output: Tensor) -> list[Tensor] | None:
-        """Columns of the sample grid, each ``(N, 3, H, W)`` in [0, 1]; None for no grid."""
+    def sample_panels(self, batch: dict[str, Any], output: Tensor) -> list[Tensor] | dict[str, Tensor] | None:
+        """Columns of the sample grid, each ``(N, 3, H, W)`` in [0, 1]: a dict names them (the grid's
+        header row), a list is named by position (input, output, target, panel 4 ...); None for no grid."""
         return None
 
     # -- steps ----------------------------------------------------------------------------------------
@@ -398,11 +399,11 @@ class SegmentationModule(SemcolorModule):
         x = batch["input"] if isinstance(batch, dict) else batch
         return self.logits(self(x)).argmax(1)
 
-    def sample_panels(self, batch: dict[str, Any], output: Tensor) -> list[Tensor]:
+    def sample_panels(self, batch: dict[str, Any], output: Tensor) -> dict[str, Tensor]:
         x = batch["input"][:, :3] if batch["input"].shape[1] >= 3 else batch["input"].expand(-1, 3, -1, -1)
         ignore = self.hparams.ignore_index
-        return [x.clamp(0, 1), colorize_labels(output.argmax(1), self.palette, ignore),
-                colorize_labels(batch["seg"], self.palette, ignore)]
+        return {"input": x.clamp(0, 1), "predicted classes": colorize_labels(output.argmax(1), self.palette, ignore),
+                "labels": colorize_labels(batch["seg"], self.palette, ignore)}
 
     def configure_optimizers(self) -> Any:
         hp = self.hparams

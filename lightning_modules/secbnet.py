@@ -372,12 +372,15 @@ class SECBNetModule(ImageToImageModule):
         loss = hp.seg_loss_weight * seg + hp.pix_loss_weight * pix
         return {"loss": loss, "pix_loss": pix.detach(), "seg_loss": seg.detach()}
 
-    def sample_panels(self, batch: dict[str, Any], output: Tensor) -> list[Tensor]:
-        panels = super().sample_panels(batch, output)
+    def sample_panels(self, batch: dict[str, Any], output: Tensor) -> dict[str, Tensor]:
+        """Input | the generator's segmentation map (when it has the branch) | output | target."""
+        x, out, target = super().sample_panels(batch, output)
+        panels = {"input": x}
         if self.network.seg_branch is not None:
             labels = self.hparams.seg_source == "labels"
-            panels.insert(1, self.label_map(batch["seg"]) if labels else self.seg_map(batch["input"]))
-        return panels
+            panels["labels (seg input)" if labels else "seg map (seg input)"] = (
+                self.label_map(batch["seg"]) if labels else self.seg_map(batch["input"]))
+        return {**panels, "output": out, "target": target}
 
     # -- stitched-scene evaluation ------------------------------------------------------------------------
     def _predict_rgb(self, x: Tensor) -> Tensor:

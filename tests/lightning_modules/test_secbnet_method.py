@@ -279,7 +279,8 @@ def test_sample_panels_include_the_seg_map(module):
     module.eval()
     with torch.no_grad():
         panels = module.sample_panels(b, module(b["input"]))
-    assert len(panels) == 4 and all(p.shape == (2, 3, 32, 32) for p in panels)
+    assert len(panels) == 4 and all(p.shape == (2, 3, 32, 32) for p in panels.values())
+    assert list(panels) == ["input", "seg map (seg input)", "output", "target"]  # the grid's column names
 
 
 # --- through the CLI ------------------------------------------------------------------------------------
