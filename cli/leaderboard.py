@@ -266,12 +266,16 @@ def resolved_config(args: list[str]) -> str:
 
 def cell_key(cell: Cell, settings: Settings, resolved: str) -> str:
     """Hash of everything that decides a cell's result."""
+    import torch
+
     from semcolor.datamodules import synthetic
 
     trainable = METHODS.entry(cell.arm.method).trainable
     payload = {
         "format": FORMAT, "config": resolved, "generator_version": synthetic.GENERATOR_VERSION,
         "budget": cell.budget if trainable else None, "trainer_config": settings.trainer_config,
+        # under a time budget the CPU threads decide how far a run gets (OMP_NUM_THREADS=1 on a shared machine)
+        "threads": torch.get_num_threads() if trainable else None,
     }  # fmt: skip
     digest = hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
     return f"{cell.arm.method}-s{cell.seed}-{digest}"
@@ -426,6 +430,7 @@ def run_cell(cell: Cell, settings: Settings, key: str, runs: Path) -> dict[str, 
         "label": arm.name, "overrides": list(arm.overrides), "seed": cell.seed,
         "budget": cell.budget if entry.trainable else None, "profile": settings.profile,
         "trainer_config": settings.trainer_config, "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "threads": __import__("torch").get_num_threads(),
     }  # fmt: skip
     run_dir = runs / arm.method / key
     if run_dir.exists():  # an earlier attempt of this very cell that did not finish
