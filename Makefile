@@ -16,6 +16,7 @@ SWEEP ?=
 INPUT ?=
 OUTPUT ?=
 TASK ?=
+THREADS ?=
 BUDGETS ?=
 CLAIMS ?=
 BUDGET ?=
@@ -78,11 +79,11 @@ export-widths: $(STAMP) ## Export each width of the slimseg checkpoint CKPT as a
 	@test -n "$(CKPT)" || { echo "make export-widths: give CKPT=<a slimseg .ckpt>"; exit 2; }
 	$(PY) -m semcolor.widths.export '$(CKPT)' $(ARGS)
 
-leaderboard: $(STAMP) ## Every method of TASK=<balance|colorize|render16|segment> and the classical baselines on DATA, BUDGET s per run (60), SEEDS seeds (3) -> results/TASK/leaderboard.{md,csv,png}; resumable
-	$(PY) -m semcolor.cli.leaderboard --task '$(TASK)' --data '$(DATA)' $(if $(ROOT),--root '$(ROOT)',) $(if $(BUDGET),--budget '$(BUDGET)',) $(if $(SEEDS),--seeds '$(SEEDS)',) $(if $(PROFILE),--profile '$(PROFILE)',) $(if $(TRAINER),--trainer_config '$(TRAINER)',) $(if $(METHODS),--methods '$(METHODS)',) $(if $(ARGS),-- $(ARGS),)
+leaderboard: $(STAMP) ## Every method of TASK=<balance|colorize|render16|segment> and the classical baselines on DATA, BUDGET s per run (60), SEEDS seeds (3) -> results/TASK/leaderboard.{md,csv,png}; resumable; THREADS=1 on a shared CPU
+	$(if $(THREADS),OMP_NUM_THREADS=$(THREADS),) $(PY) -m semcolor.cli.leaderboard --task '$(TASK)' --data '$(DATA)' $(if $(ROOT),--root '$(ROOT)',) $(if $(BUDGET),--budget '$(BUDGET)',) $(if $(SEEDS),--seeds '$(SEEDS)',) $(if $(PROFILE),--profile '$(PROFILE)',) $(if $(TRAINER),--trainer_config '$(TRAINER)',) $(if $(METHODS),--methods '$(METHODS)',) $(if $(ARGS),-- $(ARGS),)
 
-claims: $(STAMP) ## Run the papers' testable claims (BUDGETS=small,large s, SEEDS) and write results/claims.md; resumable
-	$(PY) -m semcolor.cli.claims $(if $(BUDGETS),--budgets '$(BUDGETS)',) $(if $(SEEDS),--seeds '$(SEEDS)',) $(if $(PROFILE),--profile '$(PROFILE)',) $(if $(TRAINER),--trainer_config '$(TRAINER)',) $(if $(CLAIMS),--only '$(CLAIMS)',)
+claims: $(STAMP) ## Run the papers' testable claims (BUDGETS=30,90 s, SEEDS, THREADS) and write results/claims.md; resumable
+	$(if $(THREADS),OMP_NUM_THREADS=$(THREADS),) $(PY) -m semcolor.cli.claims $(if $(BUDGETS),--budgets '$(BUDGETS)',) $(if $(SEEDS),--seeds '$(SEEDS)',) $(if $(PROFILE),--profile '$(PROFILE)',) $(if $(TRAINER),--trainer_config '$(TRAINER)',) $(if $(CLAIMS),--only '$(CLAIMS)',)
 
 publish-results: ## Copy results/claims.md and results/<task>/leaderboard.{md,png} into docs/results/ (tracked)
 	@mkdir -p docs/results
