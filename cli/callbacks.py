@@ -207,3 +207,71 @@ class SampleGrid(pl.Callback):
     @rank_zero_only
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
         self._save(trainer, "test")
+
+
+class RandomState(pl.Callback):
+    """Saves the random generators' states (torch, CUDA, numpy's global, Python's) in every checkpoint
+    and restores them on resume, so that a run resumed with ``--ckpt_path`` draws the same shuffling,
+    augmentation (which draws from torch, ``datamodules/transforms.py``) and dropout as the uninterrupted
+    run: same machine and versions, ``num_workers=0``, same final metrics (tests/faults). Lightning saves
+    model, optimiser, scheduler and loop state but no generator state.
+
+    States are stored as tensors and lists of ints so that checkpoints stay readable with
+    ``weights_only=True``.
+    """
+
+    def state_dict(self) -> dict[str, Any]:
+        import random
+
+        import numpy as np
+
+        kind, keys, pos, has_gauss, gauss = np.random.get_state()
+        version, py_state, py_gauss = random.getstate()
+        return {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": {"kind": str(kind), "keys": torch.from_numpy(keys.astype("int64")), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "gauss": float(gauss)},
+            "python": {"version": int(version), "state": list(py_state), "gauss": py_gauss},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        import random
+
+        import numpy as np
+
+        torch.set_rng_state(state["torch"])
+        if state.get("cuda") and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(state["cuda"])
+        n = state["numpy"]
+        np.random.set_state((n["kind"], n["keys"].numpy().astype("uint32"), n["pos"], n["has_gauss"], n["gauss"]))
+        p = state["python"]
+        random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
+
+
+class StopOnNonFiniteLoss(pl.Callback):
+    """Stops training at the first NaN / infinite loss, before its backward pass (so the weights it
+    would spoil are never updated), with one line naming the step. Nothing is saved after it: the last
+    checkpoint on disk is the last good one, and the message names it."""
+
+    def __init__(self) -> None:
+        self.batch_idx = -1
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        self.batch_idx = batch_idx
+
+    def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: Tensor) -> None:
+        if bool(torch.isfinite(loss.detach()).all()):
+            return
+        from semcolor.errors import SemcolorError
+
+        written = [Path(p) for cb in trainer.checkpoint_callbacks
+                   for p in (getattr(cb, "last_model_path", ""), getattr(cb, "best_model_path", "")) if p]
+        written = [p for p in written if p.is_file()]
+        ckpt = str(max(written, key=lambda p: p.stat().st_mtime)) if written else ""
+        kept = f"the last good checkpoint is '{ckpt}'" if ckpt else "no checkpoint had been written yet"
+        raise SemcolorError(
+            f"training loss is {float(loss.detach().float().mean()):g} at step {trainer.global_step} (epoch "
+            f"{trainer.current_epoch}, batch {self.batch_idx}); training stopped before that step's update, "
+            f"{kept} (resume from it with a lower learning rate, or check the data)")

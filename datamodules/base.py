@@ -79,6 +79,23 @@ class SemcolorDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", train=False)
 
+    def smallest_batch(self, split: str = "train") -> tuple[int, int]:
+        """``(samples in split, samples in its smallest batch)`` as :meth:`_loader` batches it."""
+        n = len(self.datasets[split]) if split in self.datasets else len(self.build_dataset(split))  # type: ignore[arg-type]
+        train = split == "train"
+        size = self.batch_size if train else self.eval_batch_size
+        drop_last = train and n > size
+        return n, (size if drop_last or n % size == 0 else n % size) if n >= size else n
+
+    def split_description(self, split: str = "train") -> str:
+        """``"the train split of CityscapesDataModule ('root') has 1 sample (batch_size=8)"``, for errors."""
+        n, _ = self.smallest_batch(split)
+        root = getattr(self, "root", None)
+        where = f" ('{root}')" if root is not None else ""
+        size = self.batch_size if split == "train" else self.eval_batch_size
+        return (f"the {split} split of {type(self).__name__}{where} has {n} sample{'s' if n != 1 else ''} "
+                f"(batch_size={size})")
+
     def describe(self) -> dict[str, Any]:
         """Sizes of the built splits, for logs and the README."""
         return {split: len(ds) for split, ds in self.datasets.items()}  # type: ignore[arg-type]

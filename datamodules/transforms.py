@@ -31,18 +31,17 @@ def paired_geometric(flip: bool = True, rot90: bool = True, crop: int | None = N
 
 
 def _seed_from_torch(transform: A.Compose) -> None:
-    """Tie the transform's random stream to torch's seed in this process, so seeded runs repeat.
+    """Draw the transform's seed for this sample from torch's global generator.
 
     albumentations 2.x ``Compose`` draws from its own generator, seeded from OS entropy unless given a
     ``seed``, and ignores the global seeds that ``seed_everything`` sets: without this, two runs with the
-    same seed augmented differently. ``torch.initial_seed()`` is the seed ``seed_everything`` set in the
-    main process and, in a DataLoader worker, the per-worker seed torch derives from it (different per
-    worker and per epoch), so reseeding whenever it changes gives every worker its own reproducible stream.
+    same seed augmented differently. Drawing each sample's seed from torch makes the augmentation stream
+    part of torch's RNG state: seeded runs repeat, each DataLoader worker (which torch seeds per worker
+    and epoch) has its own stream, and a run resumed from a checkpoint that restored torch's RNG state
+    (``semcolor.cli.callbacks.RandomState``) augments exactly as the uninterrupted run did (seeding once
+    per process from ``torch.initial_seed()``, as before, restarted the stream on resume).
     """
-    seed = torch.initial_seed() % 2**32
-    if getattr(transform, "_semcolor_seed", None) != seed:
-        transform.set_random_seed(seed)
-        transform._semcolor_seed = seed  # type: ignore[attr-defined]
+    transform.set_random_seed(int(torch.randint(0, 2**32, (1,), dtype=torch.int64)))
 
 
 def apply_paired(

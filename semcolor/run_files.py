@@ -47,3 +47,61 @@ def write_test_metrics(trainer: Any, folder: str | Path | None = None, **extra: 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, sort_keys=True))
     return path
+
+
+ENVIRONMENT_FILE = "environment.json"
+#: distributions whose versions decide a run's numbers (or its data), recorded in every run folder
+RECORDED_PACKAGES = ("torch", "torchvision", "pytorch-lightning", "torchmetrics", "timm",
+                     "segmentation-models-pytorch", "albumentations", "albucore", "numpy", "kornia", "rasterio",
+                     "pillow", "opencv-python-headless", "scikit-image", "jsonargparse")
+
+
+def environment() -> dict[str, Any]:
+    """What a run's numbers depend on besides its config and seed: resolved package versions, Python,
+    the machine, torch's thread counts and math libraries, the determinism settings."""
+    import importlib.metadata as md
+    import platform
+
+    import torch
+
+    versions = {}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            continue
+    threads = {"torch_intra_op": torch.get_num_threads(), "torch_inter_op": torch.get_num_interop_threads(),
+               "cpu_count": os.cpu_count(),
+               "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None}
+    threads |= {var: os.environ[var] for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if var in os.environ}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": _cpu_model(),
+        "packages": versions,
+        "threads": threads,
+        "torch_build": {"version": torch.__version__, "mkl": torch.backends.mkl.is_available(), "mkldnn": torch.backends.mkldnn.is_available(),
+                        "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version()
+                        if torch.backends.cudnn.is_available() else None},
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+    }
+
+
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def write_environment(folder: str | Path) -> Path:
+    """Write :func:`environment` to ``<folder>/environment.json`` (the CLI does at the start of every run)."""
+    path = Path(folder) / ENVIRONMENT_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(environment(), indent=2, sort_keys=True))
+    return path
