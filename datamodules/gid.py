@@ -65,7 +65,7 @@ from torch.utils.data import Dataset
 
 from semcolor.datamodules import raster
 from semcolor.datamodules.base import SemcolorDataModule
-from semcolor.datamodules.io import check_pixels
+from semcolor.datamodules.io import check_pixels, is_data_file
 from semcolor.datamodules.transforms import (
     apply_paired,
     image_to_tensor,
@@ -176,7 +176,7 @@ def find_tree(root: str | Path, classes: int, image_type: str = "RGB") -> Path:
 
 
 def _tiffs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in raster.RASTER_SUFFIXES)
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in raster.RASTER_SUFFIXES and is_data_file(p))
 
 
 @dataclass

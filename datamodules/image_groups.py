@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from semcolor.datamodules.base import SemcolorDataModule
 from semcolor.datamodules.io import read_label, read_rgb
-from semcolor.datamodules.raster import open_raster
+from semcolor.datamodules.raster import band_names_of, default_selection, open_raster, resolve_bands
 from semcolor.errors import CorruptFileError, DatasetLayoutError, DatasetNotFoundError
 from semcolor.registry import DATASETS
 
@@ -85,8 +85,10 @@ def read_image(path: str | Path) -> np.ndarray:
                                        f"image cannot be recoloured with an RGB group")
             if src.dtypes[0] not in ("uint8", "uint16"):
                 raise CorruptFileError(path, "an 8- or 16-bit RGB GeoTIFF", f"its bands are {src.dtypes[0]}")
+            names = band_names_of(src)  # a B, G, R(, alpha)-tagged file is read as R, G, B
+            rgb_bands = resolve_bands(default_selection(names) or [0, 1, 2], names, path)
             try:
-                arr = src.read([1, 2, 3])
+                arr = src.read(rgb_bands)
             except Exception as exc:  # truncated strips
                 raise CorruptFileError(path, "an RGB GeoTIFF", f"{type(exc).__name__}: {exc}") from exc
         scale = 255.0 if arr.dtype == np.uint8 else 65535.0

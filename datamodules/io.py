@@ -35,6 +35,24 @@ def is_image_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
+def is_data_file(path: str | Path) -> bool:
+    """``path.is_file()``, except that a symbolic link that loops or points nowhere raises
+    :class:`DatasetLayoutError` naming it: skipped silently, it would shrink a split without a word."""
+    import errno
+    import os
+
+    path = Path(path)
+    if path.is_symlink() and not path.exists():
+        try:
+            os.stat(path)
+            why = "cannot be followed"
+        except OSError as exc:
+            why = "loops" if exc.errno == errno.ELOOP else "points to a missing file"
+        raise DatasetLayoutError(f"'{path}' is a symbolic link that {why} (-> '{os.readlink(path)}'); expected "
+                                 f"an image file")
+    return path.is_file()
+
+
 def describe_samples(dtype: np.dtype | str | type, count: int) -> str:
     """``"3 bands of 16-bit unsigned integers"``: what a file holds, in words."""
     dt = np.dtype(dtype)

@@ -29,7 +29,7 @@ import torch
 from torch.utils.data import Dataset
 
 from semcolor.datamodules.base import SemcolorDataModule
-from semcolor.datamodules.io import IMAGE_SUFFIXES
+from semcolor.datamodules.io import IMAGE_SUFFIXES, check_pixels, check_values, is_data_file
 from semcolor.errors import CorruptFileError, DatasetNotFoundError, SemcolorError
 from semcolor.registry import DATASETS
 
@@ -62,9 +62,11 @@ def read_photo(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
     elif arr.dtype == np.uint16:
         x, depth = arr.astype(np.float32) / 65535.0, 16
     elif arr.dtype in (np.float32, np.float64):
-        x, depth = np.clip(np.nan_to_num(arr.astype(np.float32)), 0.0, 1.0), 32
+        check_values(arr, path)  # NaN or values outside [0, 1] refused, never zeroed / clipped silently
+        x, depth = arr.astype(np.float32), 32
     else:
-        raise CorruptFileError(path, expected, f"unsupported sample type {arr.dtype}")
+        check_pixels(path, arr.dtype, arr.shape[2] if arr.ndim == 3 else 1, bits=(8, 16), bands=None,
+                     expected=expected)
     gray = x.ndim == 2 or (x.ndim == 3 and x.shape[2] == 1)
     had_alpha = x.ndim == 3 and x.shape[2] == 4
     if gray:
@@ -90,7 +92,7 @@ def resize_short_side(image: torch.Tensor, side: int | None) -> torch.Tensor:
 def list_images(root: Path, recursive: bool = True) -> list[Path]:
     """Image files under ``root`` (suffixes of :data:`~semcolor.datamodules.io.IMAGE_SUFFIXES`), sorted."""
     pattern = "**/*" if recursive else "*"
-    return sorted(p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in root.glob(pattern) if p.suffix.lower() in IMAGE_SUFFIXES and is_data_file(p))
 
 
 class PhotoDataset(Dataset):

@@ -65,7 +65,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from semcolor.datamodules.base import SPLITS
-from semcolor.datamodules.io import is_image_file, read_rgb
+from semcolor.datamodules.io import is_data_file, is_image_file, read_rgb
 from semcolor.datamodules.transforms import image_to_tensor
 from semcolor.errors import DatasetLayoutError, DatasetNotFoundError
 
@@ -247,7 +247,7 @@ def list_class_folders(
     for d in class_dirs:
         imgs = []
         for f in d.iterdir():
-            if f.is_file() and is_image_file(f):
+            if is_image_file(f) and is_data_file(f):
                 imgs.append(f"{d.name}/{f.name}")
             elif not f.name.startswith("."):
                 non_image.append(f"{d.name}/{f.name}")

@@ -65,7 +65,7 @@ from torch.utils.data import Dataset
 from semcolor.datamodules import raster
 from semcolor.datamodules.base import SemcolorDataModule
 from semcolor.datamodules.gid import GID15_COLOURS
-from semcolor.datamodules.io import read_label, read_rgb
+from semcolor.datamodules.io import is_data_file, read_label, read_rgb
 from semcolor.datamodules.transforms import (
     apply_paired,
     image_to_tensor,
@@ -100,7 +100,7 @@ def _files_by_stem(folder: Path, suffix: str) -> dict[str, Path]:
     return {
         p.name[: len(p.name) - len(suffix)]: p
         for p in sorted(folder.iterdir())
-        if p.is_file() and p.name.lower().endswith(low) and len(p.name) > len(suffix)
+        if p.name.lower().endswith(low) and len(p.name) > len(suffix) and is_data_file(p)
     }
 
 
