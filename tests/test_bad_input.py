@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 from rasterio.enums import ColorInterp
 
+from semcolor.errors import DatasetLayoutError
 from tests.cli_helpers import run_cli
 from tests.conftest import TINY_EMBEDDED
 
@@ -141,9 +142,14 @@ def _bgra_scene_tiles(tmp: Path) -> list[str]:
         with rasterio.open(path, "w", **profile) as dst:
             dst.write(np.concatenate([data[::-1], alpha]))
             dst.colorinterp = [ColorInterp.blue, ColorInterp.green, ColorInterp.red, ColorInterp.alpha]
-    areas = '{"train": [[0, 0, 64, 128]], "val": [[64, 0, 128, 128]]}'
+    return _scene_mode(pair.input, pair.target, 128)
+
+
+def _scene_mode(scene: Path, target: Path, size: int) -> list[str]:
+    """ZHCBI's scene mode (tiles cut from a scene pair): top half trains, bottom half validates."""
+    areas = f'{{"train": [[0, 0, {size // 2}, {size}]], "val": [[{size // 2}, 0, {size}, {size}]]}}'
     return ["fit", "--method", "unet", "--data", "zhcbi", "--data.init_args.mode=scene",
-            f"--data.init_args.scene_input={pair.input}", f"--data.init_args.scene_target={pair.target}",
+            f"--data.init_args.scene_input={scene}", f"--data.init_args.scene_target={target}",
             f"--data.init_args.areas={areas}", "--data.init_args.tile_size=32", "--data.init_args.batch_size=8",
             "--data.init_args.num_workers=0", *LIGHT_UNET, *FAST]
 
@@ -153,11 +159,7 @@ def _float_scene_tiles(tmp: Path) -> list[str]:
 
     pair = make_fake_scene_pair(tmp / "scene", size=(96, 96))
     write_geotiff(pair.input, pair.input_data.astype(np.float32))  # 0..255 stored as floats
-    areas = '{"train": [[0, 0, 48, 96]], "val": [[48, 0, 96, 96]]}'
-    return ["fit", "--method", "unet", "--data", "zhcbi", "--data.init_args.mode=scene",
-            f"--data.init_args.scene_input={pair.input}", f"--data.init_args.scene_target={pair.target}",
-            f"--data.init_args.areas={areas}", "--data.init_args.tile_size=32", "--data.init_args.batch_size=8",
-            "--data.init_args.num_workers=0", *LIGHT_UNET, *FAST]
+    return _scene_mode(pair.input, pair.target, 96)
 
 
 def _sentinel2_target16(tmp: Path) -> list[str]:
@@ -473,3 +475,48 @@ if __name__ == "__main__":  # the catalogue as a markdown table for the closing 
     sys.stdout.write("| input | before | after (exit 2, one line matching) |\n|---|---|---|\n")
     for r in ROWS:
         sys.stdout.write(f"| {r.id} | {r.before} | {' / '.join(r.expect)} |\n")
+
+
+# ----------------------------------------------------------------------------------------------
+# band colour interpretation: a file tagged B, G, R(, alpha) is read as R, G, B, never in file order
+# ----------------------------------------------------------------------------------------------
+def _write_tagged(path: Path, rgb: np.ndarray, alpha: np.ndarray | None, dtype: str = "uint8") -> Path:
+    from tests.scenes.test_scene_predict import CRS, TRANSFORM
+
+    bands = [rgb[2], rgb[1], rgb[0]] + ([alpha] if alpha is not None else [])
+    tags = [ColorInterp.blue, ColorInterp.green, ColorInterp.red] + ([ColorInterp.alpha] if alpha is not None else [])
+    with rasterio.open(path, "w", driver="GTiff", width=rgb.shape[2], height=rgb.shape[1], count=len(bands),
+                       dtype=dtype, crs=CRS, transform=TRANSFORM, tiled=True, blockxsize=64, blockysize=64) as dst:
+        dst.write(np.stack(bands).astype(dtype))
+        dst.colorinterp = tags
+    return path
+
+
+def test_bgr_alpha_scene_is_predicted_as_rgb_with_alpha_as_mask(tmp_path):
+    from tests.scenes.test_scene_predict import Identity, predict, random_scene
+
+    rgb = random_scene(100, 90, hole=False)
+    alpha = np.full((100, 90), 255, np.uint8)
+    alpha[:20, :30] = 0
+    src = _write_tagged(tmp_path / "bgra.tif", rgb, alpha)
+    out = tmp_path / "out.tif"
+    predict(Identity(), src, out, data={"tile_size": 64, "overlap": 16})
+    with rasterio.open(out) as res:
+        got, nodata = res.read(), res.nodata
+    valid = alpha > 0
+    assert nodata is not None and (got[:, ~valid] == nodata).all()  # the alpha band masks, as nodata
+    moved = rgb.copy()
+    moved[(moved == nodata) & valid[None]] = nodata + 1  # valid pixels equal to nodata move by one
+    np.testing.assert_array_equal(got[:, valid], moved[:, valid])  # R, G, B in that order
+
+
+def test_bgr_scene_tiles_are_read_as_rgb(tmp_path):
+    from semcolor.datamodules.raster import SceneTiles
+    from tests.scenes.test_scene_predict import random_scene
+
+    rgb = random_scene(64, 64, hole=False)
+    src = _write_tagged(tmp_path / "bgr16.tif", rgb.astype(np.uint16) * 257, None, dtype="uint16")
+    tiles = SceneTiles(src, tile_size=64, bit_depth=16)
+    np.testing.assert_allclose(tiles[0]["input"].numpy(), rgb / 255.0, atol=1e-6)
+    with pytest.raises(DatasetLayoutError, match="16-bit.*bit_depth"):  # without bit_depth: refused, not scaled silently
+        SceneTiles(src, tile_size=64)
