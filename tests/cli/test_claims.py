@@ -49,3 +49,17 @@ def test_trend_and_selection():
     assert {c.group for c in cl.selected(["secbnet"])} == {"secbnet"}
     with pytest.raises(LeaderboardError, match="unknown claim or group"):
         cl.selected(["nosuch"])
+
+
+@pytest.mark.slow
+def test_claims_smoke_end_to_end(tmp_path, capsys):
+    """Two budgets, two arms, the table written (a training-free arm counts at both budgets)."""
+    code = cl.main(["--profile", "smoke", "--budgets", "1,2", "--only", "s2color-vs-stretch-seams",
+                    "--out", str(tmp_path / "claims")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    text = (tmp_path / "claims" / "claims.md").read_text()
+    assert "per-tile stretching" in text and "## Every arm" in text
+    assert any(v in text for v in ("**holds**", "**does not hold**", "**inconclusive**"))
+    code = cl.main(["--budgets", "0", "--out", str(tmp_path / "c2")])
+    assert code == 2 and "BUDGET must be" in capsys.readouterr().err
