@@ -113,3 +113,24 @@ def test_temporary_names_never_look_like_checkpoints(tmp_path):
 
     name = f"{TMP_PREFIX}last.ckpt.123-abcd{TMP_SUFFIX}"
     assert not Path(name).match("*.ckpt") and name.startswith(".")
+
+
+def test_why_not_lightnings_atomic_save(tmp_path, monkeypatch):
+    """Lightning 2.6's ``_atomic_save`` (fsspec transaction) stages the bytes in the *system* temp folder
+    and moves them: a copy onto the final name when that folder is another file system. Should this
+    change, semcolor.checkpoints.write_checkpoint may be replaced by it."""
+    import tempfile
+
+    from lightning_fabric.utilities.cloud_io import _atomic_save
+
+    staged: list[str] = []
+    real = tempfile.mkstemp
+
+    def spy(*args, **kwargs):
+        fd, name = real(*args, **kwargs)
+        staged.append(name)
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", spy)
+    _atomic_save({"a": torch.ones(1)}, tmp_path / "x.ckpt")
+    assert len(staged) == 1 and Path(staged[0]).parent == Path(tempfile.gettempdir()) != tmp_path
