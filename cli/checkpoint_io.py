@@ -4,7 +4,7 @@
 ``ModelCheckpoint`` save go through the strategy's ``CheckpointIO``. Lightning's default reads with
 ``weights_only=None`` (torch's default, which an environment variable can turn off, and which the CLI's
 ``--weights_only=false`` turns off) and writes through fsspec's transaction (not atomic on local disks,
-see :mod:`semcolor.checkpoints`). This one reads with :func:`~semcolor.checkpoints.read_checkpoint`
+see :mod:`semcolor.checkpoints`). This one reads with :func:`~semcolor.checkpoints.read_torch_file`
 (always ``weights_only=True``, one-line errors) and writes with
 :func:`~semcolor.checkpoints.write_checkpoint` (temporary file in the same folder, fsync, rename).
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from semcolor.checkpoints import read_checkpoint, write_checkpoint
+from semcolor.checkpoints import read_torch_file, write_checkpoint
 from semcolor.errors import SemcolorError
 
 
@@ -36,7 +36,8 @@ class SafeCheckpointIO(TorchCheckpointIO):
                                 f"only (a pickle could run code on load)")
         if "://" in str(path):
             return super().load_checkpoint(path, weights_only=True)
-        return read_checkpoint(path)
+        # data only; any shape: ddp_spawn hands the trained weights back as a bare state dict (.temp.ckpt)
+        return read_torch_file(path, "checkpoint")
 
 
 def use_safe_checkpoint_io(trainer: Any) -> None:
