@@ -208,7 +208,8 @@ class SlimSegModule(SegmentationModule):
 
     Args:
         num_classes, ignore_index: 19 / 255 for Cityscapes and GTA5 (cityscapes19), 7 / 0 embedded.
-        arch: ``sfnet_r18`` | ``sfnet_r50`` | ``deeplabv3plus_r50`` | ``deeplabv3plus_mbv2`` (Table 2.2).
+        arch: one of ``semcolor.networks.slimmable.MODEL_NAMES``: ``sfnet_r18`` | ``sfnet_r50`` |
+            ``sfnet_dfnetv1`` | ``sfnet_dfnetv2`` | ``deeplabv3plus_r50`` | ``deeplabv3plus_mbv2`` (Table 2.2).
         widths: ascending width multipliers (``None``: x0.25..x1.0; x0.35..x1.0 for MobileNetV2).
         boundary_head: build the training-only boundary head (Sec. 2.3.3); ``False`` (or
             ``lambda_boundary=0``) drops the head and L_b, and masks L_g with the boundary ground truth
