@@ -402,15 +402,16 @@ ROWS = [
     Row("scene-output-folder-missing", "one line", _scene_output_folder_missing, (r"nowhere", "does not exist")),
     Row("scene-not-a-raster", "one line", _scene_not_a_raster, (r"scene\.tif", "cannot read")),
     # -- checkpoints ---------------------------------------------------------------------------------
-    Row("ckpt-pickle-runs-code-zip", "refused, with torch's advice to retry with weights_only=False", _evil_zip,
+    Row("ckpt-pickle-runs-code-zip", "in the issue: torch's advice to retry with weights_only=False; one line since read_checkpoint", _evil_zip,
         (r"evil\.ckpt", "not a readable checkpoint", "refused without loading"), marker="RAN"),
-    Row("ckpt-pickle-runs-code-legacy", "refused, with torch's advice to retry with weights_only=False",
+    Row("ckpt-pickle-runs-code-legacy", "one line since read_checkpoint",
         _evil_pickle, (r"evil_legacy\.ckpt", "not a readable checkpoint"), marker="RAN"),
-    Row("ckpt-random-bytes", "torch's advice to retry with weights_only=False", _random_bytes,
+    Row("ckpt-random-bytes", "in the issue: torch's advice to retry with weights_only=False; one line since "
+        "read_checkpoint", _random_bytes,
         (r"random\.ckpt", "not a readable checkpoint")),
     Row("ckpt-truncated", "one line", _truncated_ckpt, (r"cut\.ckpt", "not a readable checkpoint")),
     Row("ckpt-of-another-method", "one line", _other_method_ckpt, (r"unet\.ckpt", "UNetModule", "S2Color")),
-    Row("ckpt-weights-only-false", "exit 0: unsafe loading on request", _weights_only_false,
+    Row("ckpt-weights-only-false", "exit 0: Lightning re-read the file with weights_only=False", _weights_only_false,
         (r"unet\.ckpt", "weights_only=false", "data only")),
     # -- config files and options --------------------------------------------------------------------
     Row("config-not-a-mapping", "usage text + 'Unexpected config' without the file name",
@@ -520,3 +521,19 @@ def test_bgr_scene_tiles_are_read_as_rgb(tmp_path):
     np.testing.assert_allclose(tiles[0]["input"].numpy(), rgb / 255.0, atol=1e-6)
     with pytest.raises(DatasetLayoutError, match="16-bit.*bit_depth"):  # without bit_depth: refused, not scaled silently
         SceneTiles(src, tile_size=64)
+
+
+def test_through_make_the_error_line_appears_once(tmp_path):
+    """Issue 16, item 5: every CLI error line appeared twice in ``make`` output. ``-o`` keeps make from
+    reinstalling the venv when pyproject.toml is newer than its stamp."""
+    import subprocess
+
+    env = {**os.environ, "SEMCOLOR_CKPTS": str(tmp_path / "ckpts"), "WANDB_MODE": "disabled"}
+    done = subprocess.run(["make", "-s", "-o", ".venv/.installed", "train", "METHOD=unet",
+                           "ARGS=--model.init_args.lrr=1"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    lines = (done.stdout + done.stderr).splitlines()
+    errors = [line for line in lines if line.startswith("semcolor: error:")]
+    assert done.returncode == 2 and len(errors) == 1, done.stdout + done.stderr
+    assert "--model.init_args.lrr" in errors[0] and "closest: lr" in errors[0]
+    assert not any("usage:" in line or "Traceback" in line for line in lines)
