@@ -68,6 +68,34 @@ def generate(workdir: Path, size: int) -> None:
     write_scene_pair(workdir, size, progress=True)
 
 
+def tile_pair(workdir: Path, size: int) -> None:
+    """Write the ``size``^2 pair as a mosaic of the 2048^2 pair under its 8 flips / rotations (each piece
+    keeps its nodata triangle, so there is one per piece): minutes instead of generating (size/2048)^2
+    scenes, which takes hours for 16384^2 on 2 cores. Same profile as the generated mosaics."""
+    import numpy as np
+    import rasterio
+    from rasterio.windows import Window
+
+    small = scene_paths(workdir, TILE)
+    if not all(p.is_file() for p in small):
+        generate(workdir, TILE)
+    for src_path, dst_path in zip(small, scene_paths(workdir, size)):
+        with rasterio.open(src_path) as src:
+            piece, prof = src.read(), src.profile
+        prof.update(width=size, height=size)
+        tmp = dst_path.with_name(f".{dst_path.name}.tmp")
+        with rasterio.open(tmp, "w", **prof) as dst:
+            dst.descriptions = ("R", "G", "B")
+            n = size // TILE
+            for i in range(n):
+                for j in range(n):
+                    k = (i * n + j) % 8
+                    block = np.rot90(piece, k % 4, axes=(1, 2))
+                    block = block[:, :, ::-1] if k >= 4 else block
+                    dst.write(np.ascontiguousarray(block), window=Window(j * TILE, i * TILE, TILE, TILE))
+        tmp.replace(dst_path)
+
+
 # ----------------------------------------------------------------------------------------------
 # models
 # ----------------------------------------------------------------------------------------------
@@ -188,7 +216,9 @@ def measure(cfg: dict) -> dict:
         "writer_s": stats["writer_seconds"], "bare_forward_s": fwd, "in_loop_forward_s": in_loop[0],
         "predict_wps": n / stats["seconds"], "predict_wall_wps": n / wall, "bare_wps": n / fwd,
         "rss_before_mb": rss_before / 1024, "rss_peak_mb": rss_self / 1024, "rss_workers_mb": rss_workers / 1024,
-        "threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads(), "vm_data_after_mb": _vm_data_mb(),
+        "rlimit_data_gb": (lambda lim: None if lim == resource.RLIM_INFINITY else lim / 2**30)(
+            resource.getrlimit(resource.RLIMIT_DATA)[0]),
     }
 
 
@@ -208,8 +238,42 @@ def seams_and_scores(cfg: dict) -> dict:
 # ----------------------------------------------------------------------------------------------
 # driver
 # ----------------------------------------------------------------------------------------------
-def _child(args: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=ROOT)
+def _cap(gb: float | None):
+    """A ``preexec_fn`` giving the child a hard RLIMIT_DATA of ``gb`` GiB (None: no cap).
+
+    RLIMIT_DATA (Linux >= 4.7: the heap plus every private writable mapping, i.e. what malloc, numpy and
+    torch allocate) and not RLIMIT_AS (``ulimit -v``): importing torch alone maps 3.9 GB of address space
+    (its CUDA libraries, read-only and never resident), so a 3 GB ``ulimit -v`` fails at ``import torch``
+    while measuring nothing about the scene. A cgroup would cap resident memory instead, but its
+    controller belongs to the machine's own process manager here; RLIMIT_DATA needs no privilege.
+    """
+    if gb is None:
+        return None
+    limit = int(gb * 2**30)
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+    return apply
+
+
+def cap_enforced(gb: float) -> bool:
+    """True when a child under the cap cannot allocate (and touch) 0.5 GiB more than the cap."""
+    code = f"import numpy as np; a = np.ones(int(({gb} + 0.5) * 2**30), np.uint8); print(a.sum())"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, preexec_fn=_cap(gb))
+    return proc.returncode != 0 and "MemoryError" in proc.stderr
+
+
+def _vm_data_mb() -> float:
+    import re
+
+    m = re.search(r"VmData:\s+(\d+) kB", Path("/proc/self/status").read_text())
+    return int(m.group(1)) / 1024 if m else float("nan")
+
+
+def _child(args: list[str], cap_gb: float | None = None) -> dict:
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=ROOT,
+                          preexec_fn=_cap(cap_gb))
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-6000:])
         raise SystemExit(f"child {args[:2]} failed with code {proc.returncode}")
@@ -236,7 +300,12 @@ def main() -> None:
     ap.add_argument("--seams", action="store_true", help="score every blend mode on the smallest scene")
     ap.add_argument("--glibc-malloc", action="store_true",
                     help="keep glibc's malloc defaults (SEMCOLOR_MALLOC=default; see semcolor/cpu_memory.py)")
+    ap.add_argument("--memory-cap", type=float, default=None, metavar="GB",
+                    help="run each measurement under a hard RLIMIT_DATA of GB GiB (see _cap); checked first")
     ap.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "semcolor-bench")
+    ap.add_argument("--reuse-pieces", action="store_true",
+                    help="build scenes above 2048^2 from the 2048^2 pair's flips/rotations (tile_pair) instead of "
+                         "generating every piece")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -256,10 +325,14 @@ def main() -> None:
         raise SystemExit(f"sizes above {TILE} must be multiples of {TILE}")
     for size in sorted(set(a.sizes)):
         if not all(p.is_file() for p in scene_paths(a.workdir, size)):
-            print(f"generating the {size}^2 scene in a separate process ...", flush=True)
             t = time.perf_counter()
-            subprocess.run([sys.executable, __file__, "--generate", str(size), "--workdir", str(a.workdir)],
-                           check=True, cwd=ROOT)
+            if a.reuse_pieces and size > TILE:
+                print(f"tiling the {size}^2 scene from the 2048^2 pair ...", flush=True)
+                tile_pair(a.workdir, size)
+            else:
+                print(f"generating the {size}^2 scene in a separate process ...", flush=True)
+                subprocess.run([sys.executable, __file__, "--generate", str(size), "--workdir", str(a.workdir)],
+                               check=True, cwd=ROOT)
             print(f"  done in {time.perf_counter() - t:.0f} s", flush=True)
 
     load = os.getloadavg()
@@ -267,20 +340,26 @@ def main() -> None:
           f"(1 / 5 / 15 min) before measuring")
     print(f"model={a.model} tile={a.tile} overlap={a.overlap} batch={a.batch_size} workers={a.workers} "
           f"blend={a.blend} compress={a.compress} malloc={'glibc defaults' if a.glibc_malloc else 'keep freed memory'}\n")
+    if a.memory_cap is not None:
+        if not cap_enforced(a.memory_cap):
+            raise SystemExit(f"RLIMIT_DATA of {a.memory_cap} GiB is not enforced on this machine")
+        print(f"every measurement under a hard RLIMIT_DATA of {a.memory_cap:g} GiB (checked: allocating "
+              f"{a.memory_cap + 0.5:g} GiB under it fails with MemoryError)\n")
     rows = []
     for size in sorted(set(a.sizes)):
         cfg = {"size": size, "input": str(scene_paths(a.workdir, size)[0]), "target": str(scene_paths(a.workdir, size)[1]),
                "output": str(a.workdir / f"output_{size}.tif"), "model": a.model, "tile": a.tile,
                "overlap": a.overlap, "batch_size": a.batch_size, "workers": a.workers, "blend": a.blend,
                "compress": a.compress}
-        r = _child(["--child", json.dumps(cfg), "--workdir", str(a.workdir)])
+        r = _child(["--child", json.dumps(cfg), "--workdir", str(a.workdir)], a.memory_cap)
         rows.append(r)
         print(f"{size:>5}^2  {r['windows']:>5} windows | predict {r['predict_wps']:6.2f} win/s "
               f"(incl. Trainer start {r['predict_wall_wps']:6.2f}) | bare forward {r['bare_wps']:6.2f} win/s | "
               f"ratio {r['predict_wps'] / r['bare_wps']:.3f} | of the {r['predict_loop_s']:.1f} s loop: model "
               f"{r['in_loop_forward_s']:.1f} s, writer {r['writer_s']:.1f} s"
               f" | peak RSS {r['rss_peak_mb']:.0f} MB (before predict {r['rss_before_mb']:.0f}), "
-              f"workers {r['rss_workers_mb']:.0f} MB", flush=True)
+              f"workers {r['rss_workers_mb']:.0f} MB, VmData at the end {r['vm_data_after_mb']:.0f} MB"
+              + (f" (cap {r['rlimit_data_gb']:g} GiB)" if r.get("rlimit_data_gb") else ""), flush=True)
     base = rows[0]["rss_peak_mb"]
     print("\npeak RSS relative to the smallest scene: " +
           ", ".join(f"{r['size']}^2: {r['rss_peak_mb'] / base:.3f}x" for r in rows))

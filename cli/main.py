@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonargparse import Namespace
+from rasterio.errors import RasterioError
 from pytorch_lightning.cli import (
     LightningArgumentParser,
     LightningCLI,
@@ -32,7 +33,7 @@ from pytorch_lightning.cli import (
 
 from semcolor.checkpoints import read_checkpoint
 from semcolor.cli.arg_errors import check_config_files, summarize
-from semcolor.cli.callbacks import MetricsTable, SampleGrid
+from semcolor.cli.callbacks import MetricsTable, RandomState, SampleGrid, StopOnNonFiniteLoss
 from semcolor.cli.quiet import ModelSummary, silence_library_notices
 from semcolor.cli.checkpoint_io import use_safe_checkpoint_io
 from semcolor.cpu_memory import keep_freed_memory
@@ -41,6 +42,7 @@ from semcolor.errors import SemcolorError, UnknownNameError
 from semcolor.lightning_modules.base import SemcolorModule
 from semcolor.paths import ckpts_dir, experiments_dir
 from semcolor.registry import DATASETS, METHODS, current_hparams
+from semcolor.run_files import write_environment
 
 SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
@@ -225,6 +227,28 @@ class SemcolorCLI(LightningCLI):
         parser.add_argument("--run_name", type=str | None, default=None,
                             help="Name of the run folder under ckpts/<method>/ (default <data>-<time>).")
 
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except (OSError, RasterioError) as exc:  # a write error while writing a scene (disk full, quota, limit)
+            from semcolor.scenes.writer import SceneWriter
+
+            writer = next((cb for cb in self.trainer.callbacks if isinstance(cb, SceneWriter)), None)
+            if writer is None or isinstance(exc, SemcolorError):
+                raise
+            raise SemcolorError(
+                f"cannot write '{writer.output}': {_write_failure(exc)}; nothing was written to OUTPUT (the "
+                f"temporary files next to it were removed) and the input is untouched") from exc
+        except ValueError as exc:  # BatchNorm given one value per channel: a batch of one sample
+            if "Expected more than 1 value per channel when training" not in str(exc) or not isinstance(
+                    self.datamodule, SemcolorDataModule):
+                raise
+            _, smallest = self.datamodule.smallest_batch("train")
+            raise SemcolorError(
+                f"{self.datamodule.split_description('train')}, so a training batch holds {smallest}: the network's "
+                f"BatchNorm layers need at least 2 samples per training batch; give a train split of 2 or more "
+                f"samples") from exc
+
     def instantiate_trainer(self, **kwargs: Any) -> Any:
         """Lightning's trainer, whose checkpoint reads are data-only and whose writes are atomic
         (:class:`~semcolor.cli.checkpoint_io.SafeCheckpointIO`: resuming with ``--ckpt_path`` included)."""
@@ -288,6 +312,8 @@ class SemcolorCLI(LightningCLI):
         self.run_dir = run_dir = new_run_dir(method, data, subcommand, sub.get("run_name"))
         if not sub.trainer.get("fast_dev_run"):
             run_dir.mkdir(parents=True, exist_ok=True)
+            if int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("RANK", "0")) == 0:
+                write_environment(run_dir)  # versions, threads: what the numbers depend on besides the config
         model_cls = self._model_cls()
         metric, mode = model_cls.monitor
         callbacks: list[Any] = [MetricsTable(run_dir), SampleGrid(run_dir / "samples")]
@@ -300,10 +326,16 @@ class SemcolorCLI(LightningCLI):
         if subcommand == "fit":
             from pytorch_lightning.callbacks import ModelCheckpoint
 
+            callbacks += [RandomState(), StopOnNonFiniteLoss()]  # exact resume; stop at a NaN loss
+
             callbacks.append(ModelCheckpoint(
                 dirpath=run_dir, filename="best-epoch{epoch:03d}", monitor=metric, mode=mode,
-                save_top_k=1, save_last=True, auto_insert_metric_name=False,
+                save_top_k=1, save_last=False, auto_insert_metric_name=False,
             ))
+            # last.ckpt after every epoch: Lightning 2.6's save_last writes it only when the monitored metric
+            # improved (then it is the best epoch, and --ckpt_path=last would resume from there)
+            callbacks.append(ModelCheckpoint(dirpath=run_dir, filename="last", monitor=None, save_top_k=1,
+                                             enable_version_counter=False))
         if not sub.trainer.get("fast_dev_run"):
             callbacks.append(RunConfig(self._parser(subcommand), sub, run_dir=run_dir, overwrite=True))
         self.trainer_defaults["callbacks"] = callbacks
@@ -353,6 +385,31 @@ def _init_error(exc: BaseException) -> BaseException | None:
     return cause
 
 
+def _write_failure(exc: BaseException) -> str:
+    """What went wrong in a failed write, from the exception and its causes: the operating system's reason
+    (no space left on device, file too large) when one is there, else GDAL's message."""
+    messages, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        messages.append(exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip())
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    reasons = ("No space left", "File too large", "Disk quota", "Read-only file system", "Permission denied")
+    hit = next((m for m in messages for r in reasons if r in m), None)
+    return (hit or next((m for m in messages if m), "write error")).splitlines()[0][:300]
+
+
+def _worker_error(exc: BaseException) -> str | None:
+    """The one-line message of a :class:`SemcolorError` raised in a DataLoader worker: torch re-raises it in
+    the main process as ``type(exc)(text)`` (or a ``RuntimeError`` when that constructor needs more
+    arguments) whose text is "Caught X in DataLoader worker process N" plus the worker's traceback."""
+    text = str(exc)
+    if "in DataLoader worker process" not in text or "Original Traceback" not in text:
+        return None
+    last = next((line for line in reversed(text.splitlines()) if line.strip()), "")
+    name, _, message = last.partition(": ")
+    return message.strip() if name.startswith("semcolor.") and message else None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``semcolor`` and ``python -m semcolor``."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -363,7 +420,7 @@ def main(argv: list[str] | None = None) -> None:
         check_config_files(args)  # read as data first: a file that is not a YAML mapping is named
         SemcolorCLI(args=args)
     except SemcolorError as exc:
-        print(f"semcolor: error: {exc}", file=sys.stderr)
+        print(f"semcolor: error: {_worker_error(exc) or exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except ValueError as exc:  # jsonargparse wraps what a class's __init__ raised while building it
         cause = _init_error(exc)
@@ -375,6 +432,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"semcolor: error: {text}", file=sys.stderr)
         raise SystemExit(2) from None
     except RuntimeError as exc:  # a checkpoint whose tensors do not fit the configured network
+        worker = _worker_error(exc)  # or a SemcolorError of a DataLoader worker that torch could not rebuild
+        if worker is not None:
+            print(f"semcolor: error: {worker}", file=sys.stderr)
+            raise SystemExit(2) from None
         if "Error(s) in loading state_dict" not in str(exc):
             raise
         first = str(exc).splitlines()[0]

@@ -18,6 +18,7 @@ What each proves:
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import resource
 import subprocess
@@ -123,6 +124,17 @@ def test_sigkill_while_writing_a_checkpoint_then_resume_ends_as_uninterrupted(tm
     assert len(partial) == 1 and partial[0].stat().st_size > 0  # the kill did land inside the write
     assert read_checkpoint(first / "last.ckpt")["global_step"] == STEPS_PER_EPOCH  # epoch 0's, intact
     assert_same_training(reference[0], resumed, reference[1], out)
+    env = json.loads((first / "environment.json").read_text())  # what the run's numbers depended on
+    assert env["packages"]["torch"] == torch.__version__.split("+")[0] and env["threads"]["torch_intra_op"] >= 1
+
+
+@pytest.mark.slow
+def test_two_seeded_runs_are_bit_identical(tmp_path, reference):
+    """Same machine, versions and threads: a second run of the same config ends bit-identical."""
+    done = semcolor(TINY_FIT, tmp_path / "ckpts")
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = runs(tmp_path / "ckpts")
+    assert_same_training(reference[0], run / "last.ckpt", reference[1], done.stdout)
 
 
 @pytest.mark.slow
@@ -153,6 +165,7 @@ def test_sigkill_at_random_moments_never_leaves_a_broken_checkpoint(tmp_path):
             read_checkpoint(ckpt)
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
     ckpts = tmp_path / "ckpts"
     nan_from = STEPS_PER_EPOCH + 1  # the second step of epoch 1
@@ -229,6 +242,7 @@ def test_sigkill_during_predict_leaves_nothing_at_output_and_resumes_byte_identi
     assert hashlib.sha256(src.read_bytes()).hexdigest() == before  # the input untouched
 
 
+@pytest.mark.slow
 def test_write_error_mid_scene_is_one_line_and_leaves_nothing(tmp_path, reference):
     src = _scene(tmp_path / "in.tif")
     before = hashlib.sha256(src.read_bytes()).hexdigest()
