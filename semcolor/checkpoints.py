@@ -47,11 +47,17 @@ def read_torch_file(path: str | Path, what: str = "checkpoint") -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        # torch's message suggests weights_only=False, i.e. running whatever the file contains: never
-        raise SemcolorError(f"'{path}' is not a readable {what}: it holds objects other than tensors and "
-                            f"plain data (refused without loading them)") from exc
-    except Exception as exc:  # truncated, random bytes, not a zip/pickle at all
-        raise SemcolorError(f"'{path}' is not a readable {what} ({type(exc).__name__})") from exc
+        # torch's message suggests weights_only=False, i.e. running whatever the file contains: never.
+        # The same exception type covers a pickle naming a code object (a class, os.system ...) and bytes
+        # that are no pickle at all; torch words the first as "... global ...".
+        if "global" in str(exc).lower():
+            raise SemcolorError(f"'{path}' is not a readable {what}: it holds objects other than tensors "
+                                f"and plain data (refused without loading them)") from exc
+        raise SemcolorError(f"'{path}' is not a readable {what}: cannot read it as a file written by "
+                            f"torch.save (random bytes or another format)") from exc
+    except Exception as exc:  # truncated, not a zip/pickle at all
+        raise SemcolorError(f"'{path}' is not a readable {what}: cannot read it "
+                            f"({type(exc).__name__})") from exc
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
