@@ -8,7 +8,9 @@ For every method of a task (the leaderboard's arms, or ``--methods``), on its le
 2. the same DataModule's training loader alone, ``--batches`` batches: samples per second of loading.
 
 Prints one row per method and the ratio loader / step; the target is >= 3x (data loading never the
-bottleneck). Training-free methods have no training step and are skipped.
+bottleneck). Training-free methods and fixed stretches (no trainable parameters) are skipped. Each fit's
+epoch is ``--steps`` batches and one validation batch, so that callbacks watching a validation metric
+(multipath's early stopping) work; validation is not timed.
 
     python benchmarks/loader_speed.py --task balance [--methods unet,secbnet] [--steps 12] [--batches 40]
 
@@ -58,11 +60,15 @@ def main() -> None:
         if not METHODS.entry(arm.method).trainable:
             continue
         args = ["fit", "--method", arm.method, "--data", arm.config, f"--trainer.max_steps={a.steps}",
-                "--trainer.max_epochs=-1", "--trainer.limit_val_batches=0", "--trainer.num_sanity_val_steps=0",
+                f"--trainer.limit_train_batches={a.steps}",
+                "--trainer.max_epochs=-1", "--trainer.limit_val_batches=1", "--trainer.num_sanity_val_steps=0",
                 "--trainer.logger=false", "--trainer.enable_progress_bar=false",
                 "--run_name=loader-speed"]
         os.environ["SEMCOLOR_CKPTS"] = "/tmp/semcolor-loader-speed"
         cli = probed_cli(expand_names(args))
+        if not any(p.requires_grad for p in cli.model.parameters()):  # a fixed stretch: nothing is trained
+            print(f"{arm.name:<16}{'no trainable parameters: skipped':>55}", flush=True)
+            continue
         probe = next(c for c in cli.trainer.callbacks if isinstance(c, CellProbe))
         bs = cli.datamodule.batch_size
         step_rate = probe.steps * bs / probe.step_seconds if probe.step_seconds else float("nan")
