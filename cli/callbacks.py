@@ -142,7 +142,7 @@ class SampleGrid(pl.Callback):
 
     Samples come from the first batches of the epoch's first dataloader until ``max_samples`` rows are
     collected; tiles smaller than ``min_side`` are enlarged (nearest neighbour, integer factor). PNGs go
-    to ``<folder>/epoch_XXX.png`` (and ``test.png``); W&B loggers also receive the image.
+    to ``<folder>/epoch_<epoch, three digits>.png`` (``epoch_007.png``) and ``test.png``; W&B loggers also receive the image.
 
     Args:
         folder: where PNGs are written (the run folder's ``samples/``).

@@ -208,16 +208,21 @@ def _windows(stdout: str) -> int:
     return int(re.search(r"rank 0: (\d+) windows", stdout).group(1))
 
 
+def _scene_and_output(tmp_path: Path, folder: str) -> tuple[Path, str, Path]:
+    """A scene, the sha256 of its bytes (to prove it untouched) and an OUTPUT path in a new folder."""
+    src = _scene(tmp_path / "in.tif")
+    out = tmp_path / folder / "out.tif"
+    out.parent.mkdir()
+    return src, hashlib.sha256(src.read_bytes()).hexdigest(), out
+
+
 def _hidden(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
 @pytest.mark.slow
 def test_sigkill_during_predict_leaves_nothing_at_output_and_resumes_byte_identical(tmp_path, reference):
-    src = _scene(tmp_path / "in.tif")
-    before = hashlib.sha256(src.read_bytes()).hexdigest()
-    full = tmp_path / "full" / "out.tif"
-    full.parent.mkdir()
+    src, before, full = _scene_and_output(tmp_path, "full")
     done = semcolor(_predict(reference[0], src, full, *RESUMABLE), tmp_path / "ckpts")
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -244,10 +249,7 @@ def test_sigkill_during_predict_leaves_nothing_at_output_and_resumes_byte_identi
 
 @pytest.mark.slow
 def test_write_error_mid_scene_is_one_line_and_leaves_nothing(tmp_path, reference):
-    src = _scene(tmp_path / "in.tif")
-    before = hashlib.sha256(src.read_bytes()).hexdigest()
-    out = tmp_path / "out" / "out.tif"
-    out.parent.mkdir()
+    src, before, out = _scene_and_output(tmp_path, "out")
     # the scene is 320 x 256 x 3 bytes uncompressed; any file may grow to 40 kB, far less than OUTPUT
     done = semcolor(_predict(reference[0], src, out, "--trainer.callbacks.init_args.compress=none"),
                     tmp_path / "ckpts", limit_fsize=40_000)
